@@ -1,0 +1,31 @@
+# Two commands do everything, setting up on first use (idempotent: later calls reuse .venv):
+#   make repro   the whole pipeline (dvc repro), leaves reports/index.html
+#   make test    the test suite
+VENV ?= .venv
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+export DVC_NO_ANALYTICS := 1
+
+# torch is installed before the package so the CPU/GPU choice is ours, not pip's: where nvidia-smi sees a GPU,
+# the default PyPI build (CUDA); elsewhere the pinned CPU-capable release. Override: make repro TORCH='torch==X'
+TORCH ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo torch || echo torch==2.13.0)
+
+.PHONY: setup repro test clean-env
+setup: $(VENV)/.ready
+
+$(VENV)/.ready: pyproject.toml
+	@test -x $(VENV)/bin/python || python3 -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check "$(TORCH)"
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	@touch $@
+
+repro: setup
+	dvc repro
+	@echo "report: reports/index.html (and reports/report.md)"
+
+# pytest exits 5 when it collects no test: say so and fail, rather than pass on nothing
+test: setup
+	@python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; fi; exit $$rc
+
+clean-env:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""ganpipe: a reproducible GAN lab. The library knows nothing of DVC, params.yaml or repo paths."""

@@ -1,0 +1,132 @@
+"""Figure builders (each returns a Figure) and the HTML/Markdown rendering of a report.
+
+Refuses: reading pipeline files; the report stage gathers the inputs. HTML embeds every image as base64,
+so the page opens offline with no CDN; Markdown links PNGs written beside it.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on servers or CI
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from ganpipe.io import atomic_path  # noqa: E402
+from ganpipe.metrics import intensity_counts  # noqa: E402
+from ganpipe.sample import tile  # noqa: E402
+
+sns.set_theme(style="whitegrid", context="notebook", palette="deep")
+REAL, GEN = "real (test)", "generated"
+
+
+def fig_samples(images: np.ndarray, title: str) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(6, 6))
+    ax.imshow(255 - tile(images), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+    ax.set_axis_off()
+    ax.set_title(title)
+    return fig
+
+
+def fig_losses(history: pd.DataFrame) -> plt.Figure:
+    """history: tidy columns step, metric, value."""
+    fig, ax = plt.subplots(figsize=(8, 4))
+    sns.lineplot(data=history, x="step", y="value", hue="metric", ax=ax)
+    ax.set_title("training curves (DVCLive)")
+    ax.set_xlabel("generator step")
+    return fig
+
+
+def fig_intensity(real: np.ndarray, gen: np.ndarray, bins: int) -> plt.Figure:
+    """Share of pixels per intensity bin, real vs generated, on the shared fixed edges evaluate uses."""
+    edges = np.linspace(0, 256, bins + 1)
+    rows = []
+    for label, images in ((REAL, real), (GEN, gen)):
+        counts = intensity_counts(images, bins)
+        rows.append(pd.DataFrame({"intensity": edges[:-1], "share": counts / counts.sum(), "set": label}))
+    fig, ax = plt.subplots(figsize=(8, 4))
+    sns.lineplot(data=pd.concat(rows), x="intensity", y="share", hue="set", drawstyle="steps-post", ax=ax)
+    ax.set_yscale("log")
+    ax.set_xlabel("pixel intensity (uint8)")
+    ax.set_ylabel("share of pixels (log scale)")
+    ax.set_title(f"pixel-intensity histograms, K = {bins} shared bins")
+    return fig
+
+
+def fig_ink(real: np.ndarray, gen: np.ndarray) -> plt.Figure:
+    """Per-image ink mass (mean intensity): a low-dimensional view where the histogram method means something."""
+    df = pd.concat([pd.DataFrame({"ink": images.reshape(len(images), -1).mean(1), "set": label})
+                    for label, images in ((REAL, real), (GEN, gen))])
+    fig, ax = plt.subplots(figsize=(8, 4))
+    sns.histplot(data=df, x="ink", hue="set", stat="density", common_norm=False, bins=60, element="step", ax=ax)
+    ax.set_xlabel("mean pixel intensity per image")
+    ax.set_title("ink per image")
+    return fig
+
+
+def fig_heatmap(values: np.ndarray, title: str) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(5, 4.3))
+    sns.heatmap(values, ax=ax, cmap="rocket_r", square=True, xticklabels=False, yticklabels=False,
+                cbar_kws={"label": "JS (nats)"})
+    ax.set_title(title)
+    return fig
+
+
+@dataclass
+class Section:
+    title: str
+    text: str = ""
+    figures: list[tuple[str, plt.Figure]] = field(default_factory=list)   # (file stem, figure)
+    table: pd.DataFrame | None = None
+
+
+def _png(fig: plt.Figure, dpi: int) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1000px;margin:2em auto;
+padding:0 1em;color:#222;line-height:1.45}h1{margin-bottom:.2em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;
+margin-top:1.8em}table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccc;padding:.3em .7em;
+text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}img{max-width:100%;height:auto}
+.sub{color:#666}code{background:#f3f3f3;padding:0 .2em}"""
+
+
+def write_report(out_dir: Path, title: str, subtitle: str, sections: list[Section], dpi: int) -> None:
+    """out_dir/index.html (self-contained), out_dir/report.md and the PNGs it links, out_dir/figures/*.png."""
+    fig_dir = out_dir / "figures"
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    body = [f"<h1>{html.escape(title)}</h1><p class='sub'>{html.escape(subtitle)}</p>"]
+    md = [f"# {title}", "", subtitle, ""]
+    for s in sections:
+        body.append(f"<h2>{html.escape(s.title)}</h2>")
+        md += [f"## {s.title}", ""]
+        if s.text:
+            body.append(f"<p>{s.text}</p>")  # trusted text written by the report stage, may hold <code>
+            md += [s.text.replace("<code>", "`").replace("</code>", "`"), ""]
+        if s.table is not None:
+            body.append(s.table.to_html(index=False, border=0, float_format=lambda v: f"{v:.4g}"))
+            md += [s.table.to_markdown(index=False, floatfmt=".4g"), ""]
+        for stem, fig in s.figures:
+            png = _png(fig, dpi)
+            with atomic_path(fig_dir / f"{stem}.png") as tmp:
+                tmp.write_bytes(png)
+            b64 = base64.b64encode(png).decode()
+            body.append(f"<p><img alt='{html.escape(stem)}' src='data:image/png;base64,{b64}'></p>")
+            md += [f"![{stem}](figures/{stem}.png)", ""]
+    page = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' "
+            f"content='width=device-width,initial-scale=1'><title>{html.escape(title)}</title><style>{CSS}</style>"
+            f"</head><body>{''.join(body)}</body></html>\n")
+    with atomic_path(out_dir / "index.html") as tmp:
+        tmp.write_text(page)
+    with atomic_path(out_dir / "report.md") as tmp:
+        tmp.write_text("\n".join(md) + "\n")

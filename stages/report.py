@@ -1,0 +1,101 @@
+"""report: every output of the pipeline -> reports/index.html (self-contained) and reports/report.md."""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import pandas as pd
+import typer
+
+from ganpipe.data import load_mnist, load_samples
+from ganpipe.metrics import perpixel_js_map
+from ganpipe.report import Section, fig_heatmap, fig_ink, fig_intensity, fig_losses, fig_samples, write_report
+from stages._common import ParamsOpt, load_params_or_exit
+
+METRICS = {
+    "pixel_js": "Jensen–Shannon divergence of the pixel-intensity histograms (mixture M = (P+Q)/2), in [0, ln 2] nats",
+    "pixel_sym_kl": "the source's “JS” formula ½KL(P‖Q)+½KL(Q‖P): really the symmetrised KL, smoothed",
+    "pixel_kl_real_gen": "KL(real‖generated), smoothed: large when real intensities are missing from the samples",
+    "pixel_kl_gen_real": "KL(generated‖real), smoothed: large when samples use intensities real digits do not",
+    "perpixel_js_mean": "mean over the 784 positions of the JS between real and generated intensity histograms there",
+}
+
+
+def metrics_table(ev: dict) -> pd.DataFrame:
+    rows = []
+    for key, meaning in METRICS.items():
+        value, floor = ev[key], ev[f"{key}_floor"]
+        rows.append({"metric": key, "generated vs real": value, "floor (real vs real)": floor,
+                     "× floor": value / floor if floor > 0 else float("nan"), "meaning": meaning})
+    return pd.DataFrame(rows)
+
+
+def training_history(live_dir: Path) -> pd.DataFrame:
+    """DVCLive's per-metric TSVs (columns step, <name>) -> tidy step, metric, value."""
+    frames = [pd.read_csv(tsv, sep="\t").melt(id_vars="step", value_vars=[tsv.stem], var_name="metric")
+              for tsv in sorted((live_dir / "plots" / "metrics").glob("*.tsv"))]
+    return pd.concat(frames) if frames else pd.DataFrame(columns=["step", "metric", "value"])
+
+
+def git_revision() -> str:
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True)
+        return rev.stdout.strip() + (" (uncommitted changes)" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+
+
+def report(
+    metrics: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="eval.json from evaluate")],
+    samples: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="samples.npz from generate")],
+    data: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="mnist.npz from fetch")],
+    live_dir: Annotated[Path, typer.Option(exists=True, file_okay=False, help="DVCLive folder from train")],
+    facts: Annotated[list[Path], typer.Option(exists=True, dir_okay=False, help="run facts of each stage")],
+    out: Annotated[Path, typer.Option(help="report folder")],
+    params: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """Render the HTML and Markdown report."""
+    p = load_params_or_exit(params)
+    ev = json.loads(metrics.read_text())
+    gen = load_samples(samples)
+    real = load_mnist(data)["x_test"]
+    runs = [json.loads(f.read_text()) for f in facts]
+    device = next((r["device"] for r in runs if "device" in r), "?")
+    worst = max(ev[k] / ev[f"{k}_floor"] for k in METRICS if ev[f"{k}_floor"] > 0)
+
+    sections = [
+        Section("Samples", f"{p.report.max_grid} of the {len(gen):,} generated images (fixed seed {p.seed}), "
+                           "beside real test digits.",
+                figures=[("samples", fig_samples(gen[: p.report.max_grid], "generated")),
+                         ("real", fig_samples(real[: p.report.max_grid], "real (MNIST test)"))]),
+        Section("Metrics against their noise floor",
+                f"Histogram metrics at n = {ev['n']:,} generated vs {ev['n_real']:,} real test images, K = {ev['bins']} "
+                f"intensity bins ({ev['perpixel_bins']} per position), smoothing α = {ev['alpha']} on counts (KL only). "
+                "Each floor is the same metric between two disjoint sets of REAL images at the same n (a training "
+                "subset against the test set): two samples of one distribution still differ, so a generator is good "
+                f"when its figure is near the floor, not when it is small. Worst ratio here: {worst:.1f}× the floor. "
+                "The source calls ½KL(P‖Q)+½KL(Q‖P) “JS”; that is the symmetrised KL (<code>pixel_sym_kl</code>), "
+                "not Jensen–Shannon (<code>pixel_js</code>, which uses the mixture M and never exceeds ln 2).",
+                table=metrics_table(ev)),
+        Section("Training curves", "Losses of the discriminator and generator, and the judge's mean belief "
+                                   "D(x) on real and D(G(z)) on generated images, per logging step.",
+                figures=[("losses", fig_losses(training_history(live_dir)))]),
+        Section("Real vs generated histograms", "The views the histogram method can see: pixel intensities on "
+                                                "shared bins, and ink per image.",
+                figures=[("intensity", fig_intensity(real, gen, ev["bins"])), ("ink", fig_ink(real, gen))]),
+        Section("Where the pixels differ", "JS between the real and generated intensity histograms at each of "
+                                           "the 784 positions; its mean is perpixel_js_mean.",
+                figures=[("perpixel_js", fig_heatmap(perpixel_js_map(real, gen, perpixel_bins=ev["perpixel_bins"]),
+                                                     "per-position JS"))]),
+        Section("Params and run facts", table=pd.DataFrame(
+            [{"stage": r["stage"], "wall time (s)": r["wall_s"], "started (UTC)": r["started"],
+              "device": r.get("device", "cpu")} for r in runs]),
+                text=f"git revision <code>{git_revision()}</code>; training device: {device}. "
+                     f"Params: <code>{json.dumps(p.model_dump(exclude={'fetch'}), separators=(', ', ': '))}</code>"),
+    ]
+    write_report(out, "ganpipe report", f"DCGAN, non-saturating loss, lr {p.lr:g}, "
+                                        f"{p.train.steps:,} steps, seed {p.seed}", sections, p.report.dpi)

@@ -1,0 +1,54 @@
+"""Shared fixtures: tiny params and a tiny synthetic MNIST-shaped data set, for fast stage tests."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ruamel.yaml import YAML
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+
+
+def tiny_params_dict() -> dict:
+    """The repo's params.yaml with every expensive number shrunk."""
+    p = YAML(typ="safe").load(ROOT / "params.yaml")
+    p["model"].update(z_dim=8, dim=4)
+    p["train"].update(steps=6, batch_size=8, log_every=2, threads=1)
+    p["generate"].update(n=64, grid=16)
+    p["report"].update(dpi=40, max_grid=16)
+    return p
+
+
+def write_yaml(path: Path, data: dict) -> Path:
+    with open(path, "w") as fh:
+        YAML(typ="safe").dump(data, fh)
+    return path
+
+
+@pytest.fixture
+def tiny_params(tmp_path: Path) -> Path:
+    return write_yaml(tmp_path / "params.yaml", tiny_params_dict())
+
+
+def synthetic_digits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 (n, 28, 28) images: a bright bar whose position encodes the label, plus noise."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, n).astype(np.uint8)
+    images = rng.integers(0, 40, (n, 28, 28)).astype(np.uint8)
+    for img, y in zip(images, labels):
+        img[4 + 2 * y: 6 + 2 * y, 4:24] = 255
+    return images, labels
+
+
+@pytest.fixture
+def tiny_mnist(tmp_path: Path) -> Path:
+    from ganpipe.data import save_mnist
+
+    x_train, y_train = synthetic_digits(256, 0)
+    x_test, y_test = synthetic_digits(64, 1)
+    path = tmp_path / "mnist.npz"
+    save_mnist(path, {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test})
+    return path

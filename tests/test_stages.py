@@ -1,0 +1,128 @@
+"""Each stage through its Typer CLI on tiny synthetic data, like pytorch/examples' --dry-run."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from conftest import tiny_params_dict, write_yaml
+from stages.__main__ import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture
+def pipeline(tmp_path: Path, tiny_params: Path, tiny_mnist: Path, monkeypatch) -> dict[str, Path]:
+    """Runs train -> generate -> evaluate -> report on the tiny data; returns the output paths."""
+    monkeypatch.chdir(tmp_path)  # outside any git repo, as a stage run by hand may be
+    out = {"params": tiny_params, "data": tiny_mnist, "model": tmp_path / "models/g.pt", "live": tmp_path / "live",
+           "gen": tmp_path / "gen", "eval": tmp_path / "eval.json", "reports": tmp_path / "reports",
+           "facts": tmp_path / "runs"}
+    f = out["facts"]
+    r = invoke("train", "--data", tiny_mnist, "--out", out["model"], "--live-dir", out["live"],
+               "--facts", f / "train.json", "--params", tiny_params)
+    assert r.exit_code == 0, r.output
+    r = invoke("generate", "--model", out["model"], "--out", out["gen"], "--facts", f / "generate.json",
+               "--params", tiny_params)
+    assert r.exit_code == 0, r.output
+    r = invoke("evaluate", "--samples", out["gen"] / "samples.npz", "--data", tiny_mnist, "--out", out["eval"],
+               "--facts", f / "evaluate.json", "--params", tiny_params)
+    assert r.exit_code == 0, r.output
+    r = invoke("report", "--metrics", out["eval"], "--samples", out["gen"] / "samples.npz", "--data", tiny_mnist,
+               "--live-dir", out["live"], "--facts", f / "train.json", "--facts", f / "generate.json",
+               "--facts", f / "evaluate.json", "--out", out["reports"], "--params", tiny_params)
+    assert r.exit_code == 0, r.output
+    return out
+
+
+def test_help_lists_every_stage():
+    r = invoke("--help")
+    assert r.exit_code == 0
+    for stage in ("fetch", "train", "generate", "evaluate", "report"):
+        assert stage in r.output
+
+
+def test_train_writes_checkpoint_with_config_and_live_log(pipeline):
+    ckpt = torch.load(pipeline["model"], weights_only=True)
+    assert ckpt["model_config"] == tiny_params_dict()["model"]
+    assert any(k.endswith("weight") for k in ckpt["generator"])
+    loss_d = (pipeline["live"] / "plots/metrics/loss_d.tsv").read_text().splitlines()
+    assert loss_d[0].split("\t") == ["step", "loss_d"]
+    assert [int(line.split("\t")[0]) for line in loss_d[1:]] == [2, 4, 6]  # log_every=2, steps=6
+    summary = json.loads((pipeline["live"] / "metrics.json").read_text())
+    assert summary["steps_per_s"] > 0 and np.isfinite(summary["loss_g"])
+
+
+def test_generate_writes_uint8_samples_and_grid(pipeline):
+    images = np.load(pipeline["gen"] / "samples.npz")["images"]
+    assert images.dtype == np.uint8 and images.shape == (64, 28, 28)
+    assert (pipeline["gen"] / "grid.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_evaluate_writes_every_metric_with_its_floor(pipeline):
+    ev = json.loads(pipeline["eval"].read_text())
+    for key in ("pixel_js", "pixel_sym_kl", "pixel_kl_real_gen", "pixel_kl_gen_real", "perpixel_js_mean"):
+        assert np.isfinite(ev[key]) and np.isfinite(ev[f"{key}_floor"])
+        assert ev[f"{key}_floor"] > 0
+    assert 0 <= ev["pixel_js"] <= np.log(2)
+    assert ev["n"] == 64
+
+
+def test_report_is_self_contained(pipeline):
+    page = (pipeline["reports"] / "index.html").read_text()
+    assert page.count("src='data:image/png;base64,") == 6   # samples, real, losses, intensity, ink, per-pixel
+    assert "http://" not in page and "https://" not in page     # nothing to fetch: opens offline
+    md = (pipeline["reports"] / "report.md").read_text()
+    for link in ("figures/samples.png", "figures/losses.png", "figures/intensity.png"):
+        assert f"]({link})" in md and (pipeline["reports"] / link).is_file()
+    assert "pixel_sym_kl" in md and "floor" in md
+
+
+def test_generate_is_deterministic(pipeline, tmp_path):
+    again = tmp_path / "again"
+    r = invoke("generate", "--model", pipeline["model"], "--out", again, "--facts", tmp_path / "f.json",
+               "--params", pipeline["params"])
+    assert r.exit_code == 0, r.output
+    assert (again / "samples.npz").read_bytes() == (pipeline["gen"] / "samples.npz").read_bytes()
+
+
+def test_bad_params_stop_with_one_line_naming_the_key(tmp_path, tiny_mnist):
+    p = tiny_params_dict()
+    p["lr"] = -0.1
+    p["train"]["stepz"] = 3
+    bad = write_yaml(tmp_path / "bad.yaml", p)
+    r = invoke("train", "--data", tiny_mnist, "--out", tmp_path / "g.pt", "--live-dir", tmp_path / "live",
+               "--facts", tmp_path / "f.json", "--params", bad)
+    assert r.exit_code == 2
+    lines = r.output.strip().splitlines()
+    assert f"{bad}: lr: must be > 0 (got -0.1)" in lines
+    assert f"{bad}: train.stepz: unknown key" in lines
+    assert not (tmp_path / "g.pt").exists() and not (tmp_path / "live").exists()
+
+
+def test_batch_larger_than_dataset_is_refused(tmp_path, tiny_mnist):
+    p = tiny_params_dict()
+    p["train"]["batch_size"] = 10_000
+    r = invoke("train", "--data", tiny_mnist, "--out", tmp_path / "g.pt", "--live-dir", tmp_path / "live",
+               "--facts", tmp_path / "f.json", "--params", write_yaml(tmp_path / "p.yaml", p))
+    assert r.exit_code == 1
+    assert "train.batch_size: 10000 exceeds the 256 training images" in r.output
+    assert not (tmp_path / "g.pt").exists()
+
+
+def test_generate_refuses_a_foreign_checkpoint(tmp_path, tiny_params):
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(3)}, foreign)
+    r = invoke("generate", "--model", foreign, "--out", tmp_path / "gen", "--facts", tmp_path / "f.json",
+               "--params", tiny_params)
+    assert r.exit_code == 1
+    assert "not a ganpipe checkpoint" in r.output
+    assert not (tmp_path / "gen").exists()
