@@ -1,6 +1,7 @@
 """train: MNIST -> checkpoint (generator weights + model config), with per-step losses logged by DVCLive."""
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -42,7 +43,8 @@ def train(
         fail(f"{params}: train.batch_size: {p.train.batch_size} exceeds the {len(images)} training images")
 
     with run_facts("train", facts) as f, Live(str(live_dir), dvcyaml=False, save_dvc_exp=False, report=None) as live, \
-            tqdm(total=p.train.steps, desc=f"train on {device_name(device)}", unit="step", smoothing=0.05) as bar:
+            tqdm(total=p.train.steps, desc=f"train on {device_name(device)}", unit="step", smoothing=0.05,
+                 mininterval=0.5 if sys.stderr.isatty() else 30) as bar:  # a log file gets a line every 30 s
 
         def log(step: int, values: dict[str, float]) -> None:
             live.step = step
