@@ -12,7 +12,7 @@ import typer
 
 from ganpipe.data import load_mnist, load_samples
 from ganpipe.metrics import perpixel_js_map
-from ganpipe.report import Section, fig_heatmap, fig_ink, fig_intensity, fig_losses, fig_samples, write_report
+from ganpipe.report import Section, fig_curves, fig_heatmap, fig_ink, fig_intensity, fig_samples, write_report
 from stages._common import ParamsOpt, load_params_or_exit
 
 METRICS = {
@@ -38,6 +38,17 @@ def training_history(live_dir: Path) -> pd.DataFrame:
     frames = [pd.read_csv(tsv, sep="\t").melt(id_vars="step", value_vars=[tsv.stem], var_name="metric")
               for tsv in sorted((live_dir / "plots" / "metrics").glob("*.tsv"))]
     return pd.concat(frames) if frames else pd.DataFrame(columns=["step", "metric", "value"])
+
+
+def flatten(d: dict, prefix: str = "") -> dict[str, object]:
+    """{"train": {"steps": 5}} -> {"train.steps": 5}, the names `dvc exp run -S` takes."""
+    out: dict[str, object] = {}
+    for key, value in d.items():
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 def git_revision() -> str:
@@ -70,8 +81,8 @@ def report(
     sections = [
         Section("Samples", f"{p.report.max_grid} of the {len(gen):,} generated images (fixed seed {p.seed}), "
                            "beside real test digits.",
-                figures=[("samples", fig_samples(gen[: p.report.max_grid], "generated")),
-                         ("real", fig_samples(real[: p.report.max_grid], "real (MNIST test)"))]),
+                figures=[("samples", fig_samples({"generated": gen[: p.report.max_grid],
+                                                  "real (MNIST test)": real[: p.report.max_grid]}))]),
         Section("Metrics against their noise floor",
                 f"Histogram metrics at n = {ev['n']:,} generated vs {ev['n_real']:,} real test images, K = {ev['bins']} "
                 f"intensity bins ({ev['perpixel_bins']} per position), smoothing α = {ev['alpha']} on counts (KL only). "
@@ -82,20 +93,24 @@ def report(
                 "not Jensen–Shannon (<code>pixel_js</code>, which uses the mixture M and never exceeds ln 2).",
                 table=metrics_table(ev)),
         Section("Training curves", "Losses of the discriminator and generator, and the judge's mean belief "
-                                   "D(x) on real and D(G(z)) on generated images, per logging step.",
-                figures=[("losses", fig_losses(training_history(live_dir)))]),
+                                   "D(x) on real and D(G(z)) on generated images, per logging step. At the game's "
+                                   "equilibrium the judge cannot tell them apart and both beliefs sit at ½.",
+                figures=[("curves", fig_curves(training_history(live_dir)))]),
         Section("Real vs generated histograms", "The views the histogram method can see: pixel intensities on "
-                                                "shared bins, and ink per image.",
+                                                "shared bins, and ink per image. Real MNIST has spikes at a few "
+                                                "intensities, left by how it was anti-aliased; a generator with a "
+                                                "smooth output cannot place mass on them, which alone keeps "
+                                                "pixel_js above its floor.",
                 figures=[("intensity", fig_intensity(real, gen, ev["bins"])), ("ink", fig_ink(real, gen))]),
         Section("Where the pixels differ", "JS between the real and generated intensity histograms at each of "
                                            "the 784 positions; its mean is perpixel_js_mean.",
                 figures=[("perpixel_js", fig_heatmap(perpixel_js_map(real, gen, perpixel_bins=ev["perpixel_bins"]),
                                                      "per-position JS"))]),
-        Section("Params and run facts", table=pd.DataFrame(
-            [{"stage": r["stage"], "wall time (s)": r["wall_s"], "started (UTC)": r["started"],
-              "device": r.get("device", "cpu")} for r in runs]),
-                text=f"git revision <code>{git_revision()}</code>; training device: {device}. "
-                     f"Params: <code>{json.dumps(p.model_dump(exclude={'fetch'}), separators=(', ', ': '))}</code>"),
+        Section("Run facts", f"git revision <code>{git_revision()}</code>; training device: {device}.",
+                table=pd.DataFrame([{"stage": r["stage"], "wall time (s)": r["wall_s"], "started (UTC)": r["started"],
+                                     "device": r.get("device", "—")} for r in runs])),
+        Section("Params", "The values this report was made with (params.yaml; fetch settings omitted).",
+                table=pd.DataFrame(flatten(p.model_dump(exclude={"fetch"})).items(), columns=["param", "value"])),
     ]
     write_report(out, "ganpipe report", f"DCGAN, non-saturating loss, lr {p.lr:g}, "
                                         f"{p.train.steps:,} steps, seed {p.seed}", sections, p.report.dpi)

@@ -78,10 +78,10 @@ def test_evaluate_writes_every_metric_with_its_floor(pipeline):
 
 def test_report_is_self_contained(pipeline):
     page = (pipeline["reports"] / "index.html").read_text()
-    assert page.count("src='data:image/png;base64,") == 6   # samples, real, losses, intensity, ink, per-pixel
+    assert page.count("src='data:image/png;base64,") == 5   # samples, curves, intensity, ink, per-pixel
     assert "http://" not in page and "https://" not in page     # nothing to fetch: opens offline
     md = (pipeline["reports"] / "report.md").read_text()
-    for link in ("figures/samples.png", "figures/losses.png", "figures/intensity.png"):
+    for link in ("figures/samples.png", "figures/curves.png", "figures/intensity.png"):
         assert f"]({link})" in md and (pipeline["reports"] / link).is_file()
     assert "pixel_sym_kl" in md and "floor" in md
 

@@ -27,20 +27,30 @@ sns.set_theme(style="whitegrid", context="notebook", palette="deep")
 REAL, GEN = "real (test)", "generated"
 
 
-def fig_samples(images: np.ndarray, title: str) -> plt.Figure:
-    fig, ax = plt.subplots(figsize=(6, 6))
-    ax.imshow(255 - tile(images), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-    ax.set_axis_off()
-    ax.set_title(title)
+def fig_samples(panels: dict[str, np.ndarray]) -> plt.Figure:
+    """Image mosaics side by side, one per title: uint8 (n, 28, 28) each."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 5.8), squeeze=False)
+    for ax, (title, images) in zip(axes[0], panels.items()):
+        ax.imshow(255 - tile(images), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+        ax.set_axis_off()
+        ax.set_title(title)
     return fig
 
 
-def fig_losses(history: pd.DataFrame) -> plt.Figure:
-    """history: tidy columns step, metric, value."""
-    fig, ax = plt.subplots(figsize=(8, 4))
-    sns.lineplot(data=history, x="step", y="value", hue="metric", ax=ax)
-    ax.set_title("training curves (DVCLive)")
-    ax.set_xlabel("generator step")
+def fig_curves(history: pd.DataFrame) -> plt.Figure:
+    """history: tidy columns step, metric, value. Losses on the left, the judge's beliefs on the right."""
+    judge = history["metric"].isin(["d_real", "d_fake"])
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+    sns.lineplot(data=history[~judge], x="step", y="value", hue="metric", ax=left)
+    left.set_title("losses")
+    sns.lineplot(data=history[judge], x="step", y="value", hue="metric", ax=right)
+    right.axhline(0.5, color="grey", lw=1, ls="--")   # D's belief at the game's equilibrium
+    right.set_ylim(0, 1)
+    right.set_title("judge: mean D(x) on real, D(G(z)) on fakes")
+    for ax in (left, right):
+        ax.set_xlabel("generator step")
+        ax.set_ylabel("")
+    fig.tight_layout()
     return fig
 
 
@@ -97,7 +107,7 @@ def _png(fig: plt.Figure, dpi: int) -> bytes:
 CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1000px;margin:2em auto;
 padding:0 1em;color:#222;line-height:1.45}h1{margin-bottom:.2em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;
 margin-top:1.8em}table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccc;padding:.3em .7em;
-text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}img{max-width:100%;height:auto}
+text-align:right}th{background:#f3f3f3}td:first-child,th:first-child,td:last-child,th:last-child{text-align:left}img{max-width:100%;height:auto}
 .sub{color:#666}code{background:#f3f3f3;padding:0 .2em}"""
 
 
