@@ -5,11 +5,12 @@ from stages.evaluate import evaluate
 from stages.fetch import fetch
 from stages.generate import generate
 from stages.report import report
+from stages.toy import toy
 from stages.train import train
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="ganpipe's DVC stages, in pipeline order. Each reads params.yaml; paths come from dvc.yaml.")
-for command in (fetch, train, generate, evaluate, report):
+for command in (fetch, train, generate, evaluate, toy, report):
     app.command()(command)
 
 if __name__ == "__main__":

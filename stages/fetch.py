@@ -33,7 +33,7 @@ def fetch(
                 timeout_s=p.fetch.timeout_s, log=echo,
             )
         except FetchError as e:
-            fail(str(e))
+            fail(f"{e}; to use a copy you have, set fetch.local_dir in {params} to a folder of the four IDX files")
         save_mnist(out / "mnist.npz", arrays)
         write_json(out / "manifest.json", manifest)
         f["source"] = manifest["source"]

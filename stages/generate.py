@@ -29,7 +29,7 @@ def generate(
     except Exception as e:  # a corrupt or foreign file: say which, in one line
         fail(f"{model}: cannot load checkpoint: {str(e).splitlines()[0]}")
     with run_facts("generate", facts) as f:
-        images = generate_images(G, cfg.z_dim, p.generate.n, generator=seed_everything(p.seed, device), device=device)
+        images = generate_images(G, cfg, p.generate.n, generator=seed_everything(p.seed, device), device=device)
         save_samples(out / "samples.npz", images)
         save_grid_png(images[: p.generate.grid], out / "grid.png")
         f["n"] = len(images)

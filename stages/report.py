@@ -12,7 +12,9 @@ import typer
 
 from ganpipe.data import load_mnist, load_samples
 from ganpipe.metrics import perpixel_js_map
-from ganpipe.report import Section, fig_curves, fig_heatmap, fig_ink, fig_intensity, fig_samples, write_report
+from ganpipe.report import (Section, fig_curves, fig_heatmap, fig_ink, fig_intensity, fig_progression, fig_samples,
+                            write_report)
+from ganpipe.toy import fig_toy
 from stages._common import ParamsOpt, load_params_or_exit
 
 METRICS = {
@@ -51,6 +53,22 @@ def flatten(d: dict, prefix: str = "") -> dict[str, object]:
     return out
 
 
+def progression(live_dir: Path) -> list[tuple[int, np.ndarray]]:
+    """The fixed-noise grids train logged through DVCLive, as (step, uint8 gray image), by step."""
+    import matplotlib.pyplot as plt
+
+    out = []
+    for png in sorted((live_dir / "plots" / "images" / "grid").glob("*.png")):
+        image = plt.imread(png)   # float in [0, 1], maybe RGB(A)
+        out.append((int(png.stem), (image[..., 0] if image.ndim == 3 else image) * 255))
+    return out
+
+
+TOY_KEYS = {"ks": "Kolmogorov–Smirnov statistic against N(0,1)", "w1": "Wasserstein-1 distance to N(0,1)",
+            "hist_js": "the source's histogram method: JS over K bins of [lo, hi] (+2 overflow bins)",
+            "quantile_rmse": "RMS gap between sorted outputs and Φ⁻¹((i−½)/n)"}
+
+
 def git_revision() -> str:
     try:
         rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
@@ -66,6 +84,8 @@ def report(
     data: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="mnist.npz from fetch")],
     live_dir: Annotated[Path, typer.Option(exists=True, file_okay=False, help="DVCLive folder from train")],
     facts: Annotated[list[Path], typer.Option(exists=True, dir_okay=False, help="run facts of each stage")],
+    toy_metrics: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="toy.json from toy")],
+    toy_samples: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="samples.npz from toy")],
     out: Annotated[Path, typer.Option(help="report folder")],
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
@@ -76,6 +96,11 @@ def report(
     real = load_mnist(data)["x_test"]
     runs = [json.loads(f.read_text()) for f in facts]
     device = next((r["device"] for r in runs if "device" in r), "?")
+    obj = p.objective()
+    toy = json.loads(toy_metrics.read_text())
+    with np.load(toy_samples) as z:
+        toy_out, toy_u, toy_g = z["samples"], z["u"], z["g_of_u"]
+    grids = progression(live_dir)
     worst = max(ev[k] / ev[f"{k}_floor"] for k in METRICS if ev[f"{k}_floor"] > 0)
 
     sections = [
@@ -92,9 +117,18 @@ def report(
                 "The source calls ½KL(P‖Q)+½KL(Q‖P) “JS”; that is the symmetrised KL (<code>pixel_sym_kl</code>), "
                 "not Jensen–Shannon (<code>pixel_js</code>, which uses the mixture M and never exceeds ln 2).",
                 table=metrics_table(ev)),
-        Section("Training curves", "Losses of the discriminator and generator, and the judge's mean belief "
-                                   "D(x) on real and D(G(z)) on generated images, per logging step. At the game's "
-                                   "equilibrium the judge cannot tell them apart and both beliefs sit at ½.",
+        Section("Progression", f"The same fixed noise through the generator every {p.train.grid_every:,} steps: "
+                               "a collapse shows as grids whose digits turn alike.",
+                figures=[("progression", fig_progression(grids))] if grids else []),
+        Section("Training diagnostics",
+                "Per logging step. The critic's estimate is measured on held-out real test images against fresh "
+                "fakes: for wgan and wgan-gp it is mean D(fake) − mean D(real) = −L1, the critic's estimate of the "
+                "Wasserstein distance (the source's sign convention scores real images low), and it should fall as "
+                "G improves; for the other losses it is the gap between their scores. The critic's gradient norm at "
+                "random real/fake interpolates checks the Lipschitz constraint (≤ 1; wgan-gp pushes it to 1, a too "
+                "loose wgan clip lets it and the losses blow up). A generator gradient norm collapsing towards 0 is "
+                "the minimax loss saturating: D rejects fakes so confidently that log(1 − D(G(z))) is flat. "
+                "D(x) and D(G(z)) are shown for the probability losses (minimax, ns).",
                 figures=[("curves", fig_curves(training_history(live_dir)))]),
         Section("Real vs generated histograms", "The views the histogram method can see: pixel intensities on "
                                                 "shared bins, and ink per image. Real MNIST has spikes at a few "
@@ -106,11 +140,21 @@ def report(
                                            "the 784 positions; its mean is perpixel_js_mean.",
                 figures=[("perpixel_js", fig_heatmap(perpixel_js_map(real, gen, perpixel_bins=ev["perpixel_bins"]),
                                                      "per-position JS"))]),
+        Section("The 1-D toy: U[0, 1] → N(0, 1)",
+                f"The source's example, trained with the same loss ({p.loss}) for {p.toy.steps:,} steps on n = "
+                f"{toy['n']:,} outputs. The exact map is Φ⁻¹, the inverse normal CDF, but Φ⁻¹(1 − u) and many others "
+                "give the same distribution, so judge the sorted outputs against Φ⁻¹ and the histogram against the "
+                "density, not G(u) pointwise. Each figure is next to the same measure for a true N(0, 1) sample of "
+                "the same n.",
+                figures=[("toy", fig_toy(toy_out, toy_u, toy_g, bins=p.toy.bins, lo=p.toy.lo, hi=p.toy.hi))],
+                table=pd.DataFrame([{"metric": k, "G's outputs": toy[k], "floor (N(0,1) sample)": toy[f"{k}_floor"],
+                                     "meaning": v} for k, v in TOY_KEYS.items()])),
         Section("Run facts", f"git revision <code>{git_revision()}</code>; training device: {device}.",
                 table=pd.DataFrame([{"stage": r["stage"], "wall time (s)": r["wall_s"], "started (UTC)": r["started"],
                                      "device": r.get("device", "—")} for r in runs])),
         Section("Params", "The values this report was made with (params.yaml; fetch settings omitted).",
                 table=pd.DataFrame(flatten(p.model_dump(exclude={"fetch"})).items(), columns=["param", "value"])),
     ]
-    write_report(out, "ganpipe report", f"DCGAN, non-saturating loss, lr {p.lr:g}, "
-                                        f"{p.train.steps:,} steps, seed {p.seed}", sections, p.report.dpi)
+    write_report(out, "ganpipe report", f"{p.model.arch} with the {p.loss} loss, {obj.optimizer} lr {obj.lr:g}, "
+                                        f"{obj.critic_steps} critic step(s) per generator step, {p.train.steps:,} "
+                                        f"steps, seed {p.seed}", sections, p.report.dpi)

@@ -1,4 +1,5 @@
-"""train: MNIST -> checkpoint (generator weights + model config), with per-step losses logged by DVCLive."""
+"""train: MNIST -> checkpoint (generator weights + model config); losses and diagnostics logged by DVCLive,
+with a fixed-noise sample grid every `train.grid_every` steps."""
 from __future__ import annotations
 
 import sys
@@ -11,12 +12,16 @@ import typer
 from dvclive import Live
 from tqdm import tqdm
 
-from ganpipe.data import load_mnist, to_model_range
+from ganpipe.data import load_mnist, to_model_range, to_uint8
 from ganpipe.io import atomic_path
+from ganpipe.losses import WASSERSTEIN
+from ganpipe.models import build_generator, sample_noise
 from ganpipe.runtime import device_name, resolve_device, seed_everything, set_threads
-from ganpipe.sample import checkpoint
-from ganpipe.train import train_gan
+from ganpipe.sample import checkpoint, tile
+from ganpipe.train import fit_mnist
 from stages._common import FactsOpt, ParamsOpt, fail, load_params_or_exit, run_facts
+
+HELD_OUT = 256   # real test images the critic never trains on, for its diagnostics
 
 
 def train(
@@ -26,43 +31,68 @@ def train(
     facts: FactsOpt,
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
-    """Train the GAN on the MNIST training set."""
+    """Train the GAN on the MNIST training set with the chosen loss and architecture."""
     p = load_params_or_exit(params)
     try:
+        obj = p.objective()
+    except ValueError as e:
+        fail(f"{params}: {e}")
+    try:
         device = resolve_device(p.train.device)
-    except RuntimeError as e:
+        mnist = load_mnist(data)
+    except (ValueError, RuntimeError) as e:
         fail(str(e))
+    if p.train.batch_size > len(mnist["x_train"]):
+        fail(f"{params}: train.batch_size: {p.train.batch_size} exceeds the {len(mnist['x_train'])} training images")
     set_threads(p.train.threads)
     rng = seed_everything(p.seed, device)
-    try:
-        mnist = load_mnist(data)
-    except ValueError as e:
-        fail(str(e))
-    images = to_model_range(mnist["x_train"]).to(device)
-    if p.train.batch_size > len(images):
-        fail(f"{params}: train.batch_size: {p.train.batch_size} exceeds the {len(images)} training images")
+    images = to_model_range(mnist["x_train"]).to(device)            # (60000, 1, 28, 28), resident on the device
+    held_out = to_model_range(mnist["x_test"][:HELD_OUT]).to(device)
+    G = build_generator(p.model).to(device)   # built here so the grid callback can sample it mid-training
+    # the grid's noise comes from its own stream, so drawing it never shifts the training's random numbers
+    grid_noise = sample_noise(64, p.model, generator=torch.Generator(device).manual_seed(p.seed + 1), device=device)
+    imgs_per_step = p.train.batch_size * obj.critic_steps
 
     with run_facts("train", facts) as f, Live(str(live_dir), dvcyaml=False, save_dvc_exp=False, report=None) as live, \
-            tqdm(total=p.train.steps, desc=f"train on {device_name(device)}", unit="step", smoothing=0.05,
-                 mininterval=0.5 if sys.stderr.isatty() else 30) as bar:  # a log file gets a line every 30 s
+            tqdm(total=p.train.steps, desc=f"train {p.loss} {p.model.arch} on {device_name(device)}", unit="step",
+                 smoothing=0.05, mininterval=0.5 if sys.stderr.isatty() else 30) as bar:  # a log gets a line / 30 s
+        last = {"t": time.perf_counter(), "step": 0}
 
         def log(step: int, values: dict[str, float]) -> None:
+            now = time.perf_counter()
+            values["steps_per_s"] = (step - last["step"]) / (now - last["t"])
+            last.update(t=now, step=step)
             live.step = step
             for name, value in values.items():
                 live.log_metric(name, value)
             live.next_step()
             bar.set_postfix(loss_d=f"{values['loss_d']:.3f}", loss_g=f"{values['loss_g']:.3f}", refresh=False)
 
+        def on_step(step: int) -> None:
+            bar.update()
+            if step % p.train.grid_every == 0 or step == p.train.steps:
+                G.eval()
+                with torch.no_grad():
+                    grid = tile(to_uint8(G(grid_noise).cpu()))
+                G.train()
+                live.log_image(f"grid/{step:07d}.png", 255 - grid)   # black ink on white
+
         t0 = time.perf_counter()
         try:
-            trained = train_gan(images, model_cfg=p.model, cfg=p.train, lr=p.lr, device=device, generator=rng,
-                                log=log, on_step=bar.update)
+            fit_mnist(images, held_out, model_cfg=p.model, loss=p.loss, obj=obj, cfg=p.train, device=device,
+                      generator=rng, log=log, on_step=on_step, G=G)
         except FloatingPointError as e:
-            fail(str(e))
+            fail(f"{e}; lower lr or pick another loss")
         wall = time.perf_counter() - t0
-        steps_per_s = p.train.steps / wall
-        live.summary.update({"train_wall_s": round(wall, 2), "steps_per_s": round(steps_per_s, 2)})
+        peak_mb = (torch.cuda.max_memory_allocated(device) if device.type == "cuda" else _peak_rss()) / 2**20
+        live.summary.update({"train_wall_s": round(wall, 2), "img_per_s": round(p.train.steps * imgs_per_step / wall, 1),
+                             "peak_mem_mb": round(peak_mb, 1)})
         with atomic_path(out) as tmp:
-            torch.save(checkpoint(trained.generator, p.model), tmp)
-        f.update(device=device_name(device), torch=torch.__version__, steps=p.train.steps,
-                 steps_per_s=round(steps_per_s, 2))
+            torch.save(checkpoint(G, p.model), tmp)
+        f.update(device=device_name(device), torch=torch.__version__, loss=p.loss, arch=p.model.arch,
+                 objective=obj.model_dump(), wasserstein=p.loss in WASSERSTEIN)
+
+
+def _peak_rss() -> float:
+    import resource   # bytes of this process's peak resident memory (Linux reports KiB)
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024.0

@@ -16,7 +16,8 @@ def tiny_params_dict() -> dict:
     """The repo's params.yaml with every expensive number shrunk."""
     p = YAML(typ="safe").load(ROOT / "params.yaml")
     p["model"].update(z_dim=8, dim=4)
-    p["train"].update(steps=6, batch_size=8, log_every=2, threads=1)
+    p["train"].update(steps=6, batch_size=8, log_every=2, grid_every=3, threads=1)
+    p["toy"].update(steps=20, batch_size=32, hidden=8, n=500)
     p["generate"].update(n=64, grid=16)
     p["report"].update(dpi=40, max_grid=16)
     return p

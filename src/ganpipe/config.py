@@ -20,18 +20,49 @@ class FetchConfig(Section):
 
 
 class ModelConfig(Section):
-    z_dim: int = Field(default=64, gt=0)    # noise is U[-1, 1]^z_dim, as in the source
-    dim: int = Field(default=32, gt=0)      # base channel width of the DCGAN
+    arch: Literal["mlp", "dcgan"] = "dcgan"   # dcgan: the WGAN-GP paper's MNIST network (5x5 convolutions)
+    noise: Literal["uniform", "normal"] = "uniform"   # uniform: U[-1, 1]^z_dim, as in the source
+    z_dim: int = Field(default=128, gt=0)
+    dim: int = Field(default=64, gt=0)        # base width: DIM of the paper's dcgan, 4*dim hidden units in the mlp
+
+
+class Objective(Section):
+    """How the two networks are optimised; `losses.<loss>` in params.yaml holds each loss's defaults."""
+    optimizer: Literal["adam", "rmsprop"]
+    lr: float = Field(gt=0)
+    betas: tuple[float, float] = (0.5, 0.999)   # adam only
+    critic_steps: int = Field(default=1, ge=1)  # critic updates per generator update
+    clip: float | None = Field(default=None, gt=0)   # wgan: every critic weight kept in [-clip, clip]
+    gp_weight: float = Field(default=0.0, ge=0)      # wgan-gp: lambda of the gradient penalty
 
 
 class TrainConfig(Section):
     steps: int = Field(gt=0)                # generator updates
     batch_size: int = Field(gt=0)
-    beta1: float = Field(default=0.5, ge=0, lt=1)
-    beta2: float = Field(default=0.999, ge=0, lt=1)
     log_every: int = Field(default=50, gt=0)
+    grid_every: int = Field(default=500, gt=0)   # a fixed-noise sample grid every K steps, for the progression
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int = Field(default=0, ge=0)   # CPU threads for torch; 0 = all cores
+
+
+class OptimOverrides(Section):
+    """null = the chosen loss's default from `losses`; a value overrides it (for train and toy alike)."""
+    optimizer: Literal["adam", "rmsprop"] | None = None
+    betas: tuple[float, float] | None = None
+    critic_steps: int | None = Field(default=None, ge=1)
+    clip: float | None = Field(default=None, gt=0)
+    gp_weight: float | None = Field(default=None, ge=0)
+
+
+class ToyConfig(Section):
+    """The source's 1-D example: G maps U[0, 1] to N(0, 1)."""
+    steps: int = Field(default=2000, gt=0)
+    batch_size: int = Field(default=256, gt=0)
+    hidden: int = Field(default=64, gt=0)
+    n: int = Field(default=10_000, gt=1)     # samples judged against N(0, 1)
+    bins: int = Field(default=40, ge=2, le=256)   # the source's histogram method over [lo, hi]
+    lo: float = -4.0
+    hi: float = 4.0
 
 
 class GenerateConfig(Section):
@@ -50,15 +81,36 @@ class ReportConfig(Section):
     max_grid: int = Field(default=64, gt=0)   # sample images shown in the report
 
 
+LossName = Literal["minimax", "ns", "wgan", "wgan-gp", "hinge", "lsgan"]
+
+
 class Params(Section):
     seed: int = Field(ge=0)
-    lr: float = Field(gt=0)                 # top level so `dvc exp run -S lr=...` works as written
+    # top level so `dvc exp run -S lr=...` and `-S loss=...` work as written; lr null = the loss's default
+    lr: float | None = Field(default=None, gt=0)
+    loss: LossName = "ns"
+    losses: dict[LossName, Objective]
+    optim: OptimOverrides = OptimOverrides()
     fetch: FetchConfig
     model: ModelConfig
     train: TrainConfig
+    toy: ToyConfig
     generate: GenerateConfig
     evaluate: EvaluateConfig
     report: ReportConfig
+
+    def objective(self) -> Objective:
+        """The chosen loss's defaults, overridden by `lr` and by each non-null `optim.<key>`."""
+        if self.loss not in self.losses:
+            raise ValueError(f"losses: no defaults for the chosen loss {self.loss!r}")
+        overrides = self.optim.model_dump()
+        overrides["lr"] = self.lr
+        obj = self.losses[self.loss].model_copy(update={k: v for k, v in overrides.items() if v is not None})
+        if self.loss == "wgan" and obj.clip is None:
+            raise ValueError("loss wgan needs a clip value: set losses.wgan.clip or optim.clip")
+        if self.loss == "wgan-gp" and obj.gp_weight <= 0:
+            raise ValueError("loss wgan-gp needs gp_weight > 0: set losses.wgan-gp.gp_weight or optim.gp_weight")
+        return obj
 
 
 class ParamsError(ValueError):

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ganpipe.io import atomic_path, save_npz
+from ganpipe.io import save_npz
 
 SPLITS = ("x_train", "y_train", "x_test", "y_test")
 IDX_NAMES = {
@@ -371,8 +371,7 @@ def fetch_mnist(*, local_dir: Path | None, mirrors: list[str], cache_dir: Path, 
             "failures": failures,
         }
         return arrays, manifest
-    raise FetchError(f"no MNIST source worked ({'; '.join(failures)}); "
-                     "set fetch.local_dir to a folder holding the four IDX files")
+    raise FetchError(f"no MNIST source worked ({'; '.join(failures)})")
 
 
 # --- npz and model range --------------------------------------------------------------------

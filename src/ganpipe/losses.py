@@ -1,17 +1,87 @@
-"""GAN objectives, each next to its formula. D outputs logits; sigma is the logistic sigmoid."""
+"""GAN objectives, each next to its formula, and the critic-side regularisers (gradient penalty, clipping).
+
+D returns one unbounded score per image. For the probability losses (minimax, ns, lsgan, hinge) a high
+score means "real", D(x) = sigma(score). For the Wasserstein losses we keep the source's sign convention:
+the critic is a learned distance that scores real images LOW and fakes HIGH.
+Every loss here is minimised by the network it belongs to.
+"""
 from __future__ import annotations
 
+from typing import get_args
+
+import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
+
+from ganpipe.config import LossName
+
+LOSSES: tuple[str, ...] = get_args(LossName)
+WASSERSTEIN = ("wgan", "wgan-gp")
+PROBABILITY = ("minimax", "ns")   # losses whose score is a logit of D(x) = P(real)
 
 
-def discriminator_loss_ns(logit_real: Tensor, logit_fake: Tensor) -> Tensor:
-    # the original judge: maximise E log D(x) + E log(1 - D(G(z))), D = sigma(logit);
-    # -log sigma(t) = softplus(-t) and -log(1 - sigma(t)) = softplus(t), stable for any logit
-    return F.softplus(-logit_real).mean() + F.softplus(logit_fake).mean()
+def critic_loss(loss: str, score_real: Tensor, score_fake: Tensor) -> Tensor:
+    if loss in ("minimax", "ns"):
+        # the original judge maximises E log D(x) + E log(1 - D(G(z))); as a loss, with D = sigma(s):
+        # -log sigma(s) = softplus(-s), -log(1 - sigma(s)) = softplus(s), stable for any score
+        return F.softplus(-score_real).mean() + F.softplus(score_fake).mean()
+    if loss in WASSERSTEIN:
+        # the source's L1 = mean D(real) - mean D(fake), minimised by the critic: real scored low,
+        # fakes high; -L1 at the optimum (over 1-Lipschitz D) is the Wasserstein-1 distance
+        return score_real.mean() - score_fake.mean()
+    if loss == "hinge":
+        # max(0, 1 - D(x)) + max(0, 1 + D(G(z))): a margin, no gradient once a sample is beyond it
+        return F.relu(1 - score_real).mean() + F.relu(1 + score_fake).mean()
+    if loss == "lsgan":
+        # least squares towards targets 1 (real) and 0 (fake)
+        return 0.5 * ((score_real - 1) ** 2).mean() + 0.5 * (score_fake ** 2).mean()
+    raise ValueError(f"unknown loss {loss!r}; one of {', '.join(LOSSES)}")
 
 
-def generator_loss_ns(logit_fake: Tensor) -> Tensor:
-    # non-saturating forger: minimise -E log D(G(z)) instead of E log(1 - D(G(z))),
-    # which has the same fixed point but does not vanish while D still wins easily
-    return F.softplus(-logit_fake).mean()
+def generator_loss(loss: str, score_fake: Tensor) -> Tensor:
+    if loss == "minimax":
+        # the zero-sum game itself: G minimises E log(1 - D(G(z))) = -E softplus(s).
+        # It saturates: when D rejects fakes confidently (s << 0) the gradient vanishes
+        return -F.softplus(score_fake).mean()
+    if loss == "ns":
+        # non-saturating: G minimises -E log D(G(z)); same fixed point, strong gradient while D wins
+        return F.softplus(-score_fake).mean()
+    if loss in WASSERSTEIN:
+        # the source's L2 = mean D(G(x)), minimised by G: move fakes to where the critic scores real images
+        return score_fake.mean()
+    if loss == "hinge":
+        return -score_fake.mean()
+    if loss == "lsgan":
+        return 0.5 * ((score_fake - 1) ** 2).mean()
+    raise ValueError(f"unknown loss {loss!r}; one of {', '.join(LOSSES)}")
+
+
+def separation(loss: str, score_real: Tensor, score_fake: Tensor) -> Tensor:
+    """How far apart the critic puts real and fake, positive when it tells them apart.
+    For the Wasserstein losses this is -L1 = mean D(fake) - mean D(real): the critic's W1 estimate."""
+    gap = score_real.mean() - score_fake.mean()
+    return -gap if loss in WASSERSTEIN else gap
+
+
+def interpolate_grad_norms(D: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator,
+                           create_graph: bool = False) -> Tensor:
+    """||grad_x D(x)|| at x = eps real + (1 - eps) fake, eps ~ U[0,1] per sample: (B,).
+    A 1-Lipschitz critic has norm <= 1 everywhere; WGAN-GP pushes it to 1 on these lines."""
+    eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), generator=generator, device=real.device)
+    x = (eps * real + (1 - eps) * fake.detach()).requires_grad_(True)
+    (grad,) = torch.autograd.grad(D(x).sum(), x, create_graph=create_graph)
+    return grad.flatten(1).norm(dim=1)
+
+
+def gradient_penalty(D: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator) -> Tensor:
+    # WGAN-GP: E[(||grad D(x_hat)|| - 1)^2] on random interpolates (Gulrajani et al. 2017, eq. 3);
+    # create_graph: the penalty's own gradient flows into D's weights (a double backward)
+    norms = interpolate_grad_norms(D, real, fake, generator, create_graph=True)
+    return ((norms - 1) ** 2).mean()
+
+
+@torch.no_grad()
+def clip_weights(D: nn.Module, clip: float) -> None:
+    # the original WGAN's crude Lipschitz constraint: every critic weight in [-c, c]
+    for p in D.parameters():
+        p.clamp_(-clip, clip)

@@ -37,19 +37,51 @@ def fig_samples(panels: dict[str, np.ndarray]) -> plt.Figure:
     return fig
 
 
+PANELS = {   # panel title -> the DVCLive metrics drawn in it, and what to look for
+    "losses": (["loss_d", "loss_g"], "the last step's losses"),
+    "critic's estimate (held-out real)": (["w_estimate"], "wgan/wgan-gp: the W1 estimate; should fall"),
+    "critic gradient norm at interpolates": (["gradnorm_d_mean", "gradnorm_d_max"], "<= 1 if D is 1-Lipschitz"),
+    "generator gradient norm": (["gradnorm_g"], "near 0: the loss saturates"),
+    "judge: D(x) and D(G(z))": (["d_real", "d_fake"], "both near ½ at equilibrium"),
+    "speed": (["steps_per_s"], "steps/s"),
+}
+
+
 def fig_curves(history: pd.DataFrame) -> plt.Figure:
-    """history: tidy columns step, metric, value. Losses on the left, the judge's beliefs on the right."""
-    judge = history["metric"].isin(["d_real", "d_fake"])
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
-    sns.lineplot(data=history[~judge], x="step", y="value", hue="metric", ax=left)
-    left.set_title("losses")
-    sns.lineplot(data=history[judge], x="step", y="value", hue="metric", ax=right)
-    right.axhline(0.5, color="grey", lw=1, ls="--")   # D's belief at the game's equilibrium
-    right.set_ylim(0, 1)
-    right.set_title("judge: mean D(x) on real, D(G(z)) on fakes")
-    for ax in (left, right):
+    """history: tidy columns step, metric, value (DVCLive's TSVs). One panel per diagnostic that was logged."""
+    panels = [(title, names, hint) for title, (names, hint) in PANELS.items() if history["metric"].isin(names).any()]
+    cols = 3
+    rows = max(1, -(-len(panels) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(13, 3.4 * rows), squeeze=False)
+    for ax, (title, names, hint) in zip(axes.flat, panels):
+        sns.lineplot(data=history[history["metric"].isin(names)], x="step", y="value", hue="metric", ax=ax)
+        if names[0].startswith("gradnorm_d"):
+            ax.axhline(1.0, color="grey", lw=1, ls="--")   # the Lipschitz bound the penalty aims at
+        if names[0] == "d_real":
+            ax.axhline(0.5, color="grey", lw=1, ls="--")
+            ax.set_ylim(0, 1)
+        if names[0] == "gradnorm_g":
+            ax.set_yscale("log")   # saturation is orders of magnitude, not a few percent
+        ax.set_title(f"{title}\n({hint})", fontsize=10)
         ax.set_xlabel("generator step")
         ax.set_ylabel("")
+        if ax.get_legend() is not None:
+            ax.legend(fontsize=8, title=None)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_axis_off()
+    fig.tight_layout()
+    return fig
+
+
+def fig_progression(grids: list[tuple[int, np.ndarray]], max_panels: int = 8) -> plt.Figure:
+    """The fixed-noise grids logged during training (step, image), evenly thinned to `max_panels`, in a row."""
+    idx = np.unique(np.linspace(0, len(grids) - 1, min(max_panels, len(grids))).round().astype(int))
+    chosen = [grids[i] for i in idx]
+    fig, axes = plt.subplots(1, len(chosen), figsize=(1.65 * len(chosen), 2.0), squeeze=False)
+    for ax, (step, image) in zip(axes[0], chosen):
+        ax.imshow(image, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+        ax.set_axis_off()
+        ax.set_title(f"step {step:,}", fontsize=9)
     fig.tight_layout()
     return fig
 

@@ -13,31 +13,32 @@ import torch  # noqa: E402
 from ganpipe.config import ModelConfig  # noqa: E402
 from ganpipe.data import to_uint8  # noqa: E402
 from ganpipe.io import atomic_path  # noqa: E402
-from ganpipe.models import Generator, sample_noise  # noqa: E402
+from ganpipe.models import build_generator, sample_noise  # noqa: E402
+from torch import nn  # noqa: E402
 
 
-def checkpoint(G: Generator, model_cfg: ModelConfig) -> dict:
+def checkpoint(G: nn.Module, model_cfg: ModelConfig) -> dict:
     """What `generate` needs and nothing else: weights and the config that shapes them (plain tensors and dicts,
     so it loads with torch.load(weights_only=True))."""
     return {"generator": G.state_dict(), "model_config": model_cfg.model_dump()}
 
 
-def load_generator(ckpt: dict, device: torch.device) -> tuple[Generator, ModelConfig]:
+def load_generator(ckpt: dict, device: torch.device) -> tuple[nn.Module, ModelConfig]:
     if not isinstance(ckpt, dict) or not {"generator", "model_config"} <= ckpt.keys():
         raise ValueError("not a ganpipe checkpoint: expected keys 'generator' and 'model_config'")
     cfg = ModelConfig.model_validate(ckpt["model_config"])
-    G = Generator(cfg)
+    G = build_generator(cfg)
     G.load_state_dict(ckpt["generator"])
     return G.to(device).eval(), cfg
 
 
 @torch.no_grad()
-def generate_images(G: Generator, z_dim: int, n: int, *, generator: torch.Generator, device: torch.device,
+def generate_images(G: nn.Module, cfg: ModelConfig, n: int, *, generator: torch.Generator, device: torch.device,
                     batch_size: int = 1000) -> np.ndarray:
     """n samples from noise drawn batch by batch from `generator`: same seed, same images. Returns uint8 (n, 28, 28)."""
     out = []
     for start in range(0, n, batch_size):
-        z = sample_noise(min(batch_size, n - start), z_dim, generator=generator, device=device)
+        z = sample_noise(min(batch_size, n - start), cfg, generator=generator, device=device)
         out.append(to_uint8(G(z).cpu()))
     return np.concatenate(out)
 

@@ -1,79 +1,131 @@
-"""The training loop: tensors and configs in, models and logged values out. No file I/O, no seeding, no device choice."""
+"""The adversarial training loop: networks, samplers and an objective in; trained networks and logged
+values out. No file I/O, no seeding, no device choice. Serves MNIST and the 1-D toy alike."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-from ganpipe.config import ModelConfig, TrainConfig
-from ganpipe.losses import discriminator_loss_ns, generator_loss_ns
-from ganpipe.models import Discriminator, Generator, sample_noise
+from ganpipe.config import ModelConfig, Objective, TrainConfig
+from ganpipe.losses import (PROBABILITY, clip_weights, critic_loss, generator_loss, gradient_penalty,
+                            interpolate_grad_norms, separation)
+from ganpipe.models import build_critic, build_generator, sample_noise
 
-LogFn = Callable[[int, dict[str, float]], None]
+Sampler = Callable[[int], Tensor]   # batch size -> a batch on the training device
 
 
-@dataclass
-class Trained:
-    generator: Generator
-    discriminator: Discriminator
+def make_optimizer(params, obj: Objective) -> torch.optim.Optimizer:
+    if obj.optimizer == "rmsprop":   # the WGAN paper's choice: momentum fights the clipped critic
+        return torch.optim.RMSprop(params, lr=obj.lr)
+    return torch.optim.Adam(params, lr=obj.lr, betas=obj.betas)
+
+
+def _grad_norm(module: nn.Module) -> Tensor:
+    grads = [p.grad.flatten() for p in module.parameters() if p.grad is not None]
+    return torch.cat(grads).norm() if grads else torch.zeros(())
 
 
 def train_gan(
-    images: Tensor,
+    G: nn.Module,
+    D: nn.Module,
     *,
-    model_cfg: ModelConfig,
-    cfg: TrainConfig,
-    lr: float,
-    device: torch.device,
+    real: Sampler,
+    noise: Sampler,
+    loss: str,
+    obj: Objective,
+    steps: int,
+    batch_size: int,
+    log_every: int,
     generator: torch.Generator,
-    log: LogFn = lambda step, values: None,
-    on_step: Callable[[], None] = lambda: None,
-) -> Trained:
-    """images: (N, 1, 28, 28) float in [-1, 1], already on `device` (MNIST fits in memory everywhere).
+    held_out: Tensor,
+    log: Callable[[int, dict[str, float]], None] = lambda step, values: None,
+    on_step: Callable[[int], None] = lambda step: None,
+) -> None:
+    """Trains G and D in place. One step = obj.critic_steps critic updates, then one generator update.
 
-    One step = one discriminator update on a real and a fake batch, then one generator update.
-    `log(step, values)` is called every cfg.log_every steps and at the last one; `on_step()` every step.
+    At every `log_every`-th step (and the last) `log(step, values)` gets the diagnostics, measured on
+    `held_out` (a fixed batch of real data the critic never trains on) against fresh fakes:
+      loss_d, loss_g    the last step's losses
+      w_estimate        separation(): for wgan/wgan-gp, mean D(fake) - mean D(real), the critic's W1 estimate
+      gradnorm_d_mean/max  ||grad D|| at real/fake interpolates: <= 1 for a 1-Lipschitz critic
+      gradnorm_g        ||grad of loss_g wrt G's weights||: near 0 when the loss saturates
+      d_real, d_fake    mean D(x) and D(G(z)) as probabilities (minimax and ns only)
+    `on_step(step)` runs after every step (progress bars, sample grids).
     """
-    if cfg.batch_size > len(images):
-        raise ValueError(f"train.batch_size {cfg.batch_size} exceeds the {len(images)} training images")
-    G = Generator(model_cfg).to(device)
-    D = Discriminator(model_cfg).to(device)
-    betas = (cfg.beta1, cfg.beta2)
-    opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=betas)
-    opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=betas)
+    opt_g, opt_d = make_optimizer(G.parameters(), obj), make_optimizer(D.parameters(), obj)
     G.train()
     D.train()
-    for step in range(1, cfg.steps + 1):
-        # sampling with replacement from the device RNG: no DataLoader, no host round trip
-        idx = torch.randint(len(images), (cfg.batch_size,), generator=generator, device=device)
-        real = images[idx]
-        fake = G(sample_noise(cfg.batch_size, model_cfg.z_dim, generator=generator, device=device))
+    for step in range(1, steps + 1):
+        D.requires_grad_(True)
+        for _ in range(obj.critic_steps):
+            real_batch = real(batch_size)
+            with torch.no_grad():
+                fake = G(noise(batch_size))
+            score_real, score_fake = D(real_batch), D(fake)
+            loss_d = critic_loss(loss, score_real, score_fake)
+            if obj.gp_weight > 0:
+                loss_d = loss_d + obj.gp_weight * gradient_penalty(D, real_batch, fake, generator)
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
+            if obj.clip is not None:
+                clip_weights(D, obj.clip)
 
-        logit_real, logit_fake = D(real), D(fake.detach())
-        loss_d = discriminator_loss_ns(logit_real, logit_fake)
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
-
-        loss_g = generator_loss_ns(D(fake))
+        D.requires_grad_(False)   # G's step needs gradients through D, not into its weights
+        loss_g = generator_loss(loss, D(G(noise(batch_size))))
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
+        logging = step % log_every == 0 or step == steps
+        if logging:
+            gradnorm_g = _grad_norm(G)
         opt_g.step()
 
-        on_step()
-        if step % cfg.log_every == 0 or step == cfg.steps:
-            # .item() only here: each one is a device sync
-            values = {
-                "loss_d": loss_d.item(),
-                "loss_g": loss_g.item(),
-                "d_real": torch.sigmoid(logit_real).mean().item(),   # D(x): judge's belief that real is real
-                "d_fake": torch.sigmoid(logit_fake).mean().item(),   # D(G(z))
-            }
-            if not all(torch.isfinite(torch.tensor(list(values.values())))):
-                raise FloatingPointError(f"non-finite loss at step {step}: {values}")
+        if logging:   # .item() only here: each one is a device sync
+            values = {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "gradnorm_g": gradnorm_g.item()}
+            values.update(_critic_diagnostics(G, D, held_out, noise, loss, generator))
+            bad = [k for k in ("loss_d", "loss_g") if not torch.isfinite(torch.tensor(values[k]))]
+            if bad:
+                raise FloatingPointError(f"non-finite {' and '.join(bad)} at step {step}: "
+                                         f"loss_d={values['loss_d']:.4g}, loss_g={values['loss_g']:.4g}")
             log(step, values)
+        on_step(step)
+    D.requires_grad_(True)
     G.eval()
     D.eval()
-    return Trained(G, D)
+
+
+def _critic_diagnostics(G: nn.Module, D: nn.Module, held_out: Tensor, noise: Sampler, loss: str,
+                        generator: torch.Generator) -> dict[str, float]:
+    # D stays in train mode (batch norm included) so the figures describe the critic G trains against
+    with torch.no_grad():
+        fake = G(noise(len(held_out)))
+        score_real, score_fake = D(held_out), D(fake)
+    with torch.enable_grad():
+        D.requires_grad_(False)   # the input gradient is all we need
+        norms = interpolate_grad_norms(D, held_out, fake, generator)
+    out = {"w_estimate": separation(loss, score_real, score_fake).item(),
+           "gradnorm_d_mean": norms.mean().item(), "gradnorm_d_max": norms.max().item()}
+    if loss in PROBABILITY:
+        out["d_real"] = torch.sigmoid(score_real).mean().item()
+        out["d_fake"] = torch.sigmoid(score_fake).mean().item()
+    return out
+
+
+def fit_mnist(images: Tensor, held_out: Tensor, *, model_cfg: ModelConfig, loss: str, obj: Objective,
+              cfg: TrainConfig, device: torch.device, generator: torch.Generator,
+              log: Callable[[int, dict[str, float]], None] = lambda step, values: None,
+              on_step: Callable[[int], None] = lambda step: None,
+              G: nn.Module | None = None) -> tuple[nn.Module, nn.Module]:
+    """The MNIST GAN: builds the networks of `model_cfg` on `device` (or trains a given G) and trains them.
+    images, held_out: (N, 1, 28, 28) in [-1, 1], already on `device`, sampled with replacement on the device."""
+    if cfg.batch_size > len(images):
+        raise ValueError(f"train.batch_size {cfg.batch_size} exceeds the {len(images)} training images")
+    G = (G if G is not None else build_generator(model_cfg)).to(device)
+    # batch norm couples a batch's samples, which breaks the per-sample gradient penalty (the paper's rule)
+    D = build_critic(model_cfg, batchnorm=obj.gp_weight == 0).to(device)
+    train_gan(G, D, real=lambda b: images[torch.randint(len(images), (b,), generator=generator, device=device)],
+              noise=lambda b: sample_noise(b, model_cfg, generator=generator, device=device),
+              loss=loss, obj=obj, steps=cfg.steps, batch_size=cfg.batch_size, log_every=cfg.log_every,
+              generator=generator, held_out=held_out, log=log, on_step=on_step)
+    return G, D
