@@ -152,8 +152,11 @@ def report(
         Section("Run facts", f"git revision <code>{git_revision()}</code>; training device: {device}.",
                 table=pd.DataFrame([{"stage": r["stage"], "wall time (s)": r["wall_s"], "started (UTC)": r["started"],
                                      "device": r.get("device", "—")} for r in runs])),
-        Section("Params", "The values this report was made with (params.yaml; fetch settings omitted).",
-                table=pd.DataFrame(flatten(p.model_dump(exclude={"fetch"})).items(), columns=["param", "value"])),
+        Section("Params", "The values this report was made with (params.yaml; fetch settings omitted). "
+                          f"<code>objective</code> is what the {p.loss} loss resolved to: its defaults under "
+                          "<code>losses</code>, overridden by <code>lr</code> and <code>optim</code>.",
+                table=pd.DataFrame(flatten({**p.model_dump(exclude={"fetch", "losses", "optim", "lr"}),
+                                            "objective": obj.model_dump()}).items(), columns=["param", "value"])),
     ]
     write_report(out, "ganpipe report", f"{p.model.arch} with the {p.loss} loss, {obj.optimizer} lr {obj.lr:g}, "
                                         f"{obj.critic_steps} critic step(s) per generator step, {p.train.steps:,} "

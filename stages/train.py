@@ -33,10 +33,7 @@ def train(
 ) -> None:
     """Train the GAN on the MNIST training set with the chosen loss and architecture."""
     p = load_params_or_exit(params)
-    try:
-        obj = p.objective()
-    except ValueError as e:
-        fail(f"{params}: {e}")
+    obj = p.objective()
     try:
         device = resolve_device(p.train.device)
         mnist = load_mnist(data)

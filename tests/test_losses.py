@@ -160,3 +160,28 @@ def test_uniform_noise_is_in_minus_one_one():
     cfg = ModelConfig(z_dim=1000, noise="uniform")
     z = sample_noise(100, cfg, generator=torch.Generator().manual_seed(0), device=torch.device("cpu"))
     assert z.min() >= -1 and z.max() <= 1 and z.min() < -0.99 and z.max() > 0.99
+
+
+@pytest.mark.parametrize(("loss", "bn"), [("wgan-gp", False), ("wgan", True), ("ns", False)])
+def test_fit_mnist_puts_batch_norm_in_the_critic_only_for_wgan(loss, bn):
+    from ganpipe.config import TrainConfig
+    from ganpipe.train import fit_mnist
+
+    cfg = ModelConfig(arch="dcgan", z_dim=4, dim=4)
+    obj = Objective(optimizer="adam", lr=1e-4, clip=0.01 if loss == "wgan" else None,
+                    gp_weight=10.0 if loss == "wgan-gp" else 0.0)
+    images = torch.rand(32, 1, 28, 28) * 2 - 1
+    _, D = fit_mnist(images, images[:8], model_cfg=cfg, loss=loss, obj=obj,
+                     cfg=TrainConfig(steps=1, batch_size=8), device=torch.device("cpu"),
+                     generator=torch.Generator().manual_seed(0))
+    assert any(isinstance(m, nn.BatchNorm2d) for m in D.modules()) == bn
+
+
+def test_fit_mnist_refuses_a_batch_larger_than_the_data():
+    from ganpipe.config import TrainConfig
+    from ganpipe.train import fit_mnist
+
+    with pytest.raises(ValueError, match="train.batch_size 64 exceeds the 32 training images"):
+        fit_mnist(torch.zeros(32, 1, 28, 28), torch.zeros(8, 1, 28, 28), model_cfg=ModelConfig(z_dim=4, dim=4),
+                  loss="ns", obj=Objective(optimizer="adam", lr=1e-4), cfg=TrainConfig(steps=1, batch_size=64),
+                  device=torch.device("cpu"), generator=torch.Generator())

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from ruamel.yaml import YAML
 
 
@@ -99,6 +99,11 @@ class Params(Section):
     evaluate: EvaluateConfig
     report: ReportConfig
 
+    @model_validator(mode="after")
+    def _objective_resolves(self) -> "Params":
+        self.objective()   # a loss without its defaults, or wgan without a clip, fails at load, not mid-pipeline
+        return self
+
     def objective(self) -> Objective:
         """The chosen loss's defaults, overridden by `lr` and by each non-null `optim.<key>`."""
         if self.loss not in self.losses:
@@ -120,10 +125,14 @@ class ParamsError(ValueError):
 def _describe(path: Path, err: ValidationError) -> str:
     lines = []
     for e in err.errors():
-        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        key = ".".join(str(p) for p in e["loc"])
         msg = e["msg"].replace("Input should be", "must be").replace("greater than", ">").replace("less than", "<")
         msg = msg.replace(" or equal to", "=").replace("Extra inputs are not permitted", "unknown key")
+        msg = msg.removeprefix("Value error, ")
         got = f" (got {e['input']!r})" if e["type"] not in ("missing", "extra_forbidden") else ""
+        if not key:   # a check across keys (model_validator): its message names them
+            lines.append(f"{path}: {msg}")
+            continue
         lines.append(f"{path}: {key}: {msg}{got}")
     return "\n".join(lines)
 

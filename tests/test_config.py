@@ -1,0 +1,58 @@
+"""params.yaml's schema: the repo's file loads, per-loss defaults resolve, overrides win, typos fail in one line."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import ROOT, tiny_params_dict, write_yaml
+from ganpipe.config import ParamsError, load_params
+
+
+def test_the_repos_params_load_and_resolve_the_default_objective():
+    p = load_params(ROOT / "params.yaml")
+    obj = p.objective()
+    assert p.loss == "ns" and obj.optimizer == "adam" and obj.critic_steps == 1 and obj.gp_weight == 0
+
+
+def _load(tmp_path, **top):
+    d = tiny_params_dict()
+    for key, value in top.items():
+        section, _, sub = key.partition("__")
+        if sub:
+            d[section][sub] = value
+        else:
+            d[section] = value
+    return load_params(write_yaml(tmp_path / "p.yaml", d))
+
+
+def test_each_loss_gets_its_papers_defaults(tmp_path):
+    gp = _load(tmp_path, loss="wgan-gp").objective()
+    assert (gp.optimizer, gp.lr, gp.betas, gp.critic_steps, gp.gp_weight) == ("adam", 1e-4, (0.5, 0.9), 5, 10)
+    w = _load(tmp_path, loss="wgan").objective()
+    assert (w.optimizer, w.lr, w.critic_steps, w.clip) == ("rmsprop", 5e-5, 5, 0.01)
+
+
+def test_lr_and_optim_override_the_defaults(tmp_path):
+    obj = _load(tmp_path, loss="wgan-gp", lr=3e-4, optim__critic_steps=2).objective()
+    assert obj.lr == 3e-4 and obj.critic_steps == 2 and obj.gp_weight == 10
+
+
+def test_a_wgan_without_a_clip_fails_at_load(tmp_path):
+    d = tiny_params_dict()
+    d["loss"] = "wgan"
+    del d["losses"]["wgan"]["clip"]
+    with pytest.raises(ParamsError, match=r"p.yaml: loss wgan needs a clip value: set losses.wgan.clip or optim.clip$"):
+        load_params(write_yaml(tmp_path / "p.yaml", d))
+
+
+@pytest.mark.parametrize(("edit", "line"), [
+    ({"loss": "wgn"}, "loss: must be 'minimax', 'ns', 'wgan', 'wgan-gp', 'hinge' or 'lsgan' (got 'wgn')"),
+    ({"lr": 0}, "lr: must be > 0 (got 0)"),
+    ({"train__batch_size": "big"}, "train.batch_size: must be a valid integer, unable to parse string as an integer (got 'big')"),
+    ({"optim__critic_steps": 0}, "optim.critic_steps: must be >= 1 (got 0)"),
+    ({"model__arch": "resnet"}, "model.arch: must be 'mlp' or 'dcgan' (got 'resnet')"),
+    ({"train__stepz": 3}, "train.stepz: unknown key"),
+])
+def test_bad_values_fail_in_one_line_naming_the_key(tmp_path, edit, line):
+    with pytest.raises(ParamsError) as err:
+        _load(tmp_path, **edit)
+    assert str(err.value) == f"{tmp_path / 'p.yaml'}: {line}"
