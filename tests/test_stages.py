@@ -51,7 +51,7 @@ def pipeline(tmp_path: Path, tiny_params: Path, tiny_mnist: Path, monkeypatch) -
 def test_help_lists_every_stage():
     r = invoke("--help")
     assert r.exit_code == 0
-    for stage in ("fetch", "train", "generate", "evaluate", "report"):
+    for stage in ("fetch", "train", "generate", "evaluate", "toy", "report"):
         assert stage in r.output
 
 
