@@ -2,6 +2,7 @@
 with a fixed-noise sample grid every `train.grid_every` steps."""
 from __future__ import annotations
 
+import resource
 import sys
 import time
 from pathlib import Path
@@ -18,7 +19,7 @@ from ganpipe.losses import WASSERSTEIN
 from ganpipe.models import build_generator, sample_noise
 from ganpipe.runtime import device_name, resolve_device, seed_everything, set_threads
 from ganpipe.sample import checkpoint, tile
-from ganpipe.train import fit_mnist
+from ganpipe.train import check_batch_size, fit_mnist
 from stages._common import FactsOpt, ParamsOpt, fail, load_params_or_exit, run_facts
 
 HELD_OUT = 256   # real test images the critic never trains on, for its diagnostics
@@ -39,8 +40,10 @@ def train(
         mnist = load_mnist(data)
     except (ValueError, RuntimeError) as e:
         fail(str(e))
-    if p.train.batch_size > len(mnist["x_train"]):
-        fail(f"{params}: train.batch_size: {p.train.batch_size} exceeds the {len(mnist['x_train'])} training images")
+    try:   # before any output exists, so a refused run leaves nothing behind
+        check_batch_size(p.train.batch_size, len(mnist["x_train"]))
+    except ValueError as e:
+        fail(f"{params}: {e}")
     set_threads(p.train.threads)
     rng = seed_everything(p.seed, device)
     images = to_model_range(mnist["x_train"]).to(device)            # (60000, 1, 28, 28), resident on the device
@@ -91,5 +94,5 @@ def train(
 
 
 def _peak_rss() -> float:
-    import resource   # bytes of this process's peak resident memory (Linux reports KiB)
+    # bytes of this process's peak resident memory (Linux reports KiB)
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024.0

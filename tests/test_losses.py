@@ -181,7 +181,7 @@ def test_fit_mnist_refuses_a_batch_larger_than_the_data():
     from ganpipe.config import TrainConfig
     from ganpipe.train import fit_mnist
 
-    with pytest.raises(ValueError, match="train.batch_size 64 exceeds the 32 training images"):
+    with pytest.raises(ValueError, match="train.batch_size: 64 exceeds the 32 training images"):
         fit_mnist(torch.zeros(32, 1, 28, 28), torch.zeros(8, 1, 28, 28), model_cfg=ModelConfig(z_dim=4, dim=4),
                   loss="ns", obj=Objective(optimizer="adam", lr=1e-4), cfg=TrainConfig(steps=1, batch_size=64),
                   device=torch.device("cpu"), generator=torch.Generator())

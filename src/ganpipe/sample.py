@@ -9,12 +9,12 @@ matplotlib.use("Agg")  # no display on servers or CI
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from torch import nn  # noqa: E402
 
 from ganpipe.config import ModelConfig  # noqa: E402
 from ganpipe.data import to_uint8  # noqa: E402
 from ganpipe.io import atomic_path  # noqa: E402
 from ganpipe.models import build_generator, sample_noise  # noqa: E402
-from torch import nn  # noqa: E402
 
 
 def checkpoint(G: nn.Module, model_cfg: ModelConfig) -> dict:
