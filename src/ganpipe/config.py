@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from ruamel.yaml import YAML
 
 
@@ -71,14 +71,50 @@ class GenerateConfig(Section):
 
 
 class EvaluateConfig(Section):
+    seed: int = Field(default=0, ge=0)   # the real reference subset (the floors), KID subsets, bootstrap draws
     bins: int = Field(default=256, ge=2, le=256)         # K for the pixel-intensity histogram over 0..255
     perpixel_bins: int = Field(default=16, ge=2, le=256)  # K for each of the 784 per-position histograms
     alpha: float = Field(default=0.5, gt=0)              # additive smoothing on counts, for KL only
+    kid_subsets: int = Field(default=100, gt=0)          # KID: mean and std of MMD^2 over this many subsets
+    kid_subset_size: int = Field(default=1000, ge=2)
+    bootstrap: int = Field(default=100, ge=2)            # resamples behind the intervals of fld and pixel_js
+    ci: float = Field(default=0.95, gt=0, lt=1)          # their coverage
+    fld_inf_points: int = Field(default=5, ge=2)         # FLD at n/5, 2n/5, ..., n, fitted against 1/n
+
+
+def _increasing(levels: list[float]) -> list[float]:
+    if not levels or levels[0] <= 0 or any(b <= a for a, b in zip(levels, levels[1:])):
+        raise ValueError(f"must be a non-empty list of positive, strictly increasing levels, got {levels}")
+    return levels
+
+
+class LadderConfig(Section):
+    """Real images degraded in growing steps: what a metric's value looks like, in pictures."""
+    noise: list[float] = [0.1, 0.2, 0.4, 0.8]   # Gaussian noise on the ink: each pixel times (1 + sigma N(0, 1))
+    blur: list[float] = [0.5, 1.0, 1.5, 2.0]     # Gaussian blur, sigma in pixels
+    occlusion: list[int] = [4, 8, 12, 16]        # side in pixels of a black square over each digit
+
+    _check = field_validator("noise", "blur", "occlusion")(_increasing)
+
+
+class ClassifierConfig(Section):
+    """The MNIST classifier behind the feature metrics; its own seed, so no GAN param ever re-trains it."""
+    seed: int = Field(default=0, ge=0)
+    epochs: int = Field(default=3, gt=0)
+    batch_size: int = Field(default=128, gt=0)
+    lr: float = Field(default=1e-3, gt=0)
+    width: int = Field(default=32, gt=0)       # channels of the first convolution (twice that in the second)
+    features: int = Field(default=128, gt=0)   # the penultimate layer: the feature space of FLD, KID, P/R/D/C
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    # the last `holdout` training images are kept from the classifier: the real reference set of every floor,
+    # so that neither real set of a floor is one the classifier has memorised
+    holdout: int = Field(default=10_000, gt=0)
 
 
 class ReportConfig(Section):
     dpi: int = Field(default=110, gt=0)
     max_grid: int = Field(default=64, gt=0)   # sample images shown in the report
+    warn_ratio: float = Field(default=10.0, gt=1)   # warn when a metric is this many times worse than its floor
 
 
 LossName = Literal["minimax", "ns", "wgan", "wgan-gp", "hinge", "lsgan"]
@@ -96,7 +132,9 @@ class Params(Section):
     train: TrainConfig
     toy: ToyConfig
     generate: GenerateConfig
+    classifier: ClassifierConfig
     evaluate: EvaluateConfig
+    ladder: LadderConfig
     report: ReportConfig
 
     @model_validator(mode="after")

@@ -45,6 +45,14 @@ def intensity_counts(images: np.ndarray, bins: int) -> np.ndarray:
     return counts
 
 
+def image_intensity_counts(images: np.ndarray, bins: int) -> np.ndarray:
+    """One intensity histogram per image of uint8 (N,H,W) images: (N, K) int64; the rows sum to intensity_counts."""
+    images, bins = _check_uint8(images, "images", ndim=3), _check_bins(bins)
+    n = len(images)
+    flat = _bin_lut(bins)[images.reshape(n, -1)] + np.arange(n, dtype=np.int64)[:, None] * bins   # (N, H*W)
+    return np.bincount(flat.ravel(), minlength=n * bins).reshape(n, bins)
+
+
 def position_counts(images: np.ndarray, bins: int) -> np.ndarray:
     """One intensity histogram per pixel position of uint8 (N,H,W) images: (H*W, K) int64."""
     images, bins = _check_uint8(images, "images", ndim=3), _check_bins(bins)

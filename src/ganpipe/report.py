@@ -118,12 +118,69 @@ def fig_heatmap(values: np.ndarray, title: str) -> plt.Figure:
     return fig
 
 
+def fig_classes(pred_real: np.ndarray, pred_gen: np.ndarray, classes: int = 10) -> plt.Figure:
+    """Share of images per class as the classifier labels them (argmax), real vs generated."""
+    rows = [pd.DataFrame({"class": np.arange(classes), "share": np.bincount(pred, minlength=classes) / len(pred),
+                          "set": label}) for label, pred in ((REAL, pred_real), (GEN, pred_gen))]
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    sns.barplot(data=pd.concat(rows), x="class", y="share", hue="set", ax=ax)
+    ax.axhline(0.01, color="grey", lw=1, ls="--")   # a class under 1% does not count as a mode
+    ax.set_xlabel("class predicted by the MNIST classifier")
+    ax.set_ylabel("share of images")
+    ax.set_title("class histogram (dashed: the 1% a class needs to count as a mode)")
+    return fig
+
+
+def fig_ladder(ladder: pd.DataFrame, model: dict[str, float], metrics: tuple[str, ...]) -> plt.Figure:
+    """One panel per (metric, degradation): the metric over the degradation's levels, level 0 being undegraded
+    real images (the floor); the dashed line is the model's own score. ladder: columns kind, level, <metrics>."""
+    kinds = [k for k in ladder["kind"].unique() if k != "none"]
+    base = ladder[ladder["kind"] == "none"]
+    fig, axes = plt.subplots(len(metrics), len(kinds), figsize=(4.2 * len(kinds), 2.9 * len(metrics)), squeeze=False)
+    for r, metric in enumerate(metrics):
+        for c, kind in enumerate(kinds):
+            ax = axes[r, c]
+            rungs = pd.concat([base, ladder[ladder["kind"] == kind]])
+            sns.lineplot(data=rungs, x="level", y=metric, marker="o", ax=ax, color="C0", label="degraded real")
+            ax.axhline(model[metric], color="C3", ls="--", lw=1.5, label="this model")
+            values = np.append(rungs[metric].to_numpy(), model[metric])
+            if np.all(values > 0):
+                ax.set_yscale("log")   # rungs span orders of magnitude
+            ax.set_title(f"{metric} vs {kind}", fontsize=10)
+            ax.set_xlabel({"noise": "σ of the ink noise", "blur": "σ (px)", "occlusion": "square side (px)"}.get(kind, kind))
+            ax.set_ylabel(metric)
+            if (r, c) == (0, 0):
+                ax.legend(fontsize=8)
+            elif ax.get_legend() is not None:
+                ax.get_legend().remove()
+    fig.tight_layout()
+    return fig
+
+
+def fig_ladder_examples(examples: dict[str, list[tuple[str, np.ndarray]]]) -> plt.Figure:
+    """One row per degradation: (label, uint8 (n, 28, 28) images) per rung, tiled, left to right."""
+    cols = max(len(v) for v in examples.values())
+    fig, axes = plt.subplots(len(examples), cols, figsize=(1.7 * cols, 1.9 * len(examples)), squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for r, rungs in enumerate(examples.values()):
+        for c, (label, images) in enumerate(rungs):
+            axes[r, c].imshow(255 - tile(images, cols=2), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+            axes[r, c].set_title(label, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 @dataclass
 class Section:
     title: str
     text: str = ""
     figures: list[tuple[str, plt.Figure]] = field(default_factory=list)   # (file stem, figure)
     table: pd.DataFrame | None = None
+
+
+def _md(text: str) -> str:
+    return text.replace("<code>", "`").replace("</code>", "`")
 
 
 def _png(fig: plt.Figure, dpi: int) -> bytes:
@@ -137,21 +194,28 @@ CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max
 padding:0 1em;color:#222;line-height:1.45}h1{margin-bottom:.2em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;
 margin-top:1.8em}table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccc;padding:.3em .7em;
 text-align:right}th{background:#f3f3f3}td:first-child,th:first-child,td:last-child,th:last-child{text-align:left}img{max-width:100%;height:auto}
-.sub{color:#666}code{background:#f3f3f3;padding:0 .2em}"""
+.sub{color:#666}code{background:#f3f3f3;padding:0 .2em}
+.warn{background:#fff4e5;border-left:4px solid #e8590c;padding:.5em 1em;margin:1em 0}.warn li{margin:.2em 0}"""
 
 
-def write_report(out_dir: Path, title: str, subtitle: str, sections: list[Section], dpi: int) -> None:
-    """out_dir/index.html (self-contained), out_dir/report.md and the PNGs it links, out_dir/figures/*.png."""
+def write_report(out_dir: Path, title: str, subtitle: str, sections: list[Section], dpi: int,
+                 warnings: list[str] = ()) -> None:
+    """out_dir/index.html (self-contained), out_dir/report.md and the PNGs it links, out_dir/figures/*.png.
+    Warnings (trusted text, may hold <code>) stand in a box under the title."""
     fig_dir = out_dir / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
     body = [f"<h1>{html.escape(title)}</h1><p class='sub'>{html.escape(subtitle)}</p>"]
     md = [f"# {title}", "", subtitle, ""]
+    if warnings:
+        body.append("<div class='warn'><strong>Warnings</strong><ul>" + "".join(f"<li>{w}</li>" for w in warnings)
+                    + "</ul></div>")
+        md += ["> **Warnings**", ">"] + [f"> - ⚠ {_md(w)}" for w in warnings] + [""]
     for s in sections:
         body.append(f"<h2>{html.escape(s.title)}</h2>")
         md += [f"## {s.title}", ""]
         if s.text:
             body.append(f"<p>{s.text}</p>")  # trusted text written by the report stage, may hold <code>
-            md += [s.text.replace("<code>", "`").replace("</code>", "`"), ""]
+            md += [_md(s.text), ""]
         if s.table is not None:
             body.append(s.table.to_html(index=False, border=0, float_format=lambda v: f"{v:.4g}"))
             md += [s.table.to_markdown(index=False, floatfmt=".4g"), ""]

@@ -1,0 +1,110 @@
+"""Every number evaluate reports about one set of images, each next to its real-vs-real floor.
+
+Owns: the real reference subset behind the floors, embedding an image set through the classifier once,
+the feature metrics of a set against the real test set (FLD, KID, IS, precision/recall/density/coverage,
+class JS, modes), FLD extrapolated to infinite n, bootstrap intervals for FLD and pixel_js, and the flat
+keys of metrics/eval.json.
+Refuses: training, file I/O, global seeding (every draw comes from a generator seeded by
+`evaluate.seed`). The arithmetic of each metric lives in metrics.py (histograms) and features.py.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from torch import nn
+
+from ganpipe.classifier import embed
+from ganpipe.config import EvaluateConfig
+from ganpipe.features import class_histogram_metrics, frechet_distance, inception_score, kid, prdc
+from ganpipe.metrics import evaluate_against_floor, image_intensity_counts, js_divergence
+
+K_PR, K_DC = 3, 5   # k of the precision/recall and of the density/coverage balls (Kynkaanniemi; Naeem)
+
+
+def reference_subset(pool: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """n real images from `pool` (training images the classifier never saw, disjoint from the test set): the
+    second real sample behind every floor."""
+    if n > len(pool):
+        raise ValueError(f"generate.n = {n} exceeds the {len(pool)} held-out real images available for the floors "
+                         "(raise classifier.holdout)")
+    idx = np.random.default_rng(seed).choice(len(pool), size=n, replace=False)
+    return pool[np.sort(idx)]
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """An image set as the classifier sees it."""
+    images: np.ndarray     # uint8 (n, 28, 28)
+    features: np.ndarray   # float64 (n, d): the penultimate layer
+    probs: np.ndarray      # float64 (n, 10)
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.probs.argmax(axis=1)
+
+
+def embed_set(model: nn.Module, images: np.ndarray) -> Embedded:
+    return Embedded(images, *embed(model, images))
+
+
+def feature_metrics(real: Embedded, other: Embedded, cfg: EvaluateConfig) -> dict[str, float]:
+    """`other` against the real test set in the classifier's eyes; IS and modes look at `other` alone."""
+    kid_mean, kid_std = kid(real.features, other.features, subsets=cfg.kid_subsets,
+                            subset_size=cfg.kid_subset_size, seed=cfg.seed)
+    return {
+        "fld": frechet_distance(real.features, other.features),
+        "kid": kid_mean,
+        "kid_std": kid_std,
+        "is_score": inception_score(other.probs),
+        **prdc(real.features, other.features, k_pr=K_PR, k_dc=K_DC),
+        **class_histogram_metrics(other.labels, real.labels),
+    }
+
+
+def fld_inf(real: np.ndarray, other: np.ndarray, *, points: int, seed: int) -> float:
+    """FLD at infinite n: FLD(n_i) of random subsets of `other` (n_i = n/points, 2n/points, ..., n) against all of
+    `real`, fitted by least squares as a + b/n_i; returns a. The 1/n bias of FD is then gone (Chong & Forsyth 2020)."""
+    n = len(other)
+    sizes = sorted({max(2, round(n * i / points)) for i in range(1, points + 1)})
+    if len(sizes) < 2:
+        raise ValueError(f"fld_inf needs at least two distinct subset sizes; {n} samples give {sizes}")
+    rng = np.random.default_rng(seed)
+    fds = [frechet_distance(real, other[rng.choice(n, size=m, replace=False)]) for m in sizes]
+    _, intercept = np.polyfit(1.0 / np.asarray(sizes, dtype=np.float64), fds, 1)
+    return float(intercept)
+
+
+def bootstrap_interval(statistic: Callable[[np.ndarray, np.ndarray], float], n_real: int, n_other: int, *,
+                       reps: int, level: float, seed: int) -> tuple[float, float]:
+    """Percentile interval of statistic(real rows, other rows) over `reps` resamples of both sets with replacement."""
+    rng = np.random.default_rng(seed)
+    values = [statistic(rng.integers(0, n_real, n_real), rng.integers(0, n_other, n_other)) for _ in range(reps)]
+    lo, hi = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
+
+
+def score(gen: np.ndarray, real_test: Embedded, real_ref: Embedded, model: nn.Module,
+          cfg: EvaluateConfig) -> dict[str, float]:
+    """metrics/eval.json: each metric of (real test, generated) with its `_floor` twin for (real test, real
+    reference), the intervals of fld and pixel_js, fld_inf, and the facts (n, bins, ...) the figures depend on."""
+    hist = evaluate_against_floor(gen, real_test.images, real_ref.images,
+                                  bins=cfg.bins, perpixel_bins=cfg.perpixel_bins, alpha=cfg.alpha)
+    facts = {k: hist.pop(k) for k in ("n", "n_real", "bins", "perpixel_bins", "alpha")}
+    gen_e = embed_set(model, gen)
+    out = dict(hist)
+    on_gen, on_ref = feature_metrics(real_test, gen_e, cfg), feature_metrics(real_test, real_ref, cfg)
+    for key, value in on_gen.items():
+        out[key], out[f"{key}_floor"] = value, on_ref[key]
+    out["fld_inf"] = fld_inf(real_test.features, gen_e.features, points=cfg.fld_inf_points, seed=cfg.seed)
+    out["fld_inf_floor"] = fld_inf(real_test.features, real_ref.features, points=cfg.fld_inf_points, seed=cfg.seed)
+
+    ci = dict(reps=cfg.bootstrap, level=cfg.ci, seed=cfg.seed)
+    out["fld_ci_lo"], out["fld_ci_hi"] = bootstrap_interval(
+        lambda i, j: frechet_distance(real_test.features[i], gen_e.features[j]), len(real_test.images), len(gen), **ci)
+    c_real, c_gen = image_intensity_counts(real_test.images, cfg.bins), image_intensity_counts(gen, cfg.bins)
+    out["pixel_js_ci_lo"], out["pixel_js_ci_hi"] = bootstrap_interval(
+        lambda i, j: float(js_divergence(c_real[i].sum(0), c_gen[j].sum(0))), len(c_real), len(c_gen), **ci)
+    out.update(facts, ci=cfg.ci, bootstrap=cfg.bootstrap, feature_dim=int(gen_e.features.shape[1]))
+    return out

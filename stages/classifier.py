@@ -1,0 +1,58 @@
+"""classifier: MNIST training set -> the LeNet whose features the sample-quality metrics compare, and its test
+accuracy. Reads only the `classifier` params, so no GAN experiment ever re-trains it."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import torch
+import typer
+from tqdm import tqdm
+
+from ganpipe import classifier as clf
+from ganpipe.data import load_mnist
+from ganpipe.io import atomic_path, write_json
+from ganpipe.runtime import device_name, resolve_device, set_threads
+from stages._common import FactsOpt, ParamsOpt, fail, load_params_or_exit, run_facts
+
+TARGET = 0.99   # the accuracy the evaluator is trusted at; below it the report warns
+
+
+def classifier(
+    data: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="mnist.npz from fetch")],
+    out: Annotated[Path, typer.Option(help="classifier checkpoint")],
+    metrics: Annotated[Path, typer.Option(help="metrics JSON with the test accuracy")],
+    facts: FactsOpt,
+    params: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """Train the MNIST classifier on the training set and measure it on the test set."""
+    c = load_params_or_exit(params).classifier
+    try:
+        device = resolve_device(c.device)
+        mnist = load_mnist(data)
+    except (ValueError, RuntimeError) as e:
+        fail(str(e))
+    set_threads(0)
+    steps = c.epochs * (len(mnist["x_train"]) // c.batch_size)
+    with run_facts("classifier", facts) as f, \
+            tqdm(total=steps, desc=f"classifier on {device_name(device)}", unit="step",
+                 mininterval=0.5 if sys.stderr.isatty() else 30) as bar:
+        def on_step(step: int, loss: torch.Tensor) -> None:
+            bar.update()
+            if step % 100 == 0:
+                bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+
+        try:
+            model = clf.train_classifier(mnist["x_train"], mnist["y_train"], c, device=device, on_step=on_step)
+        except ValueError as e:
+            fail(f"{params}: {e}")
+        acc = clf.accuracy(model, mnist["x_test"], mnist["y_test"])
+        with atomic_path(out) as tmp:
+            torch.save(clf.checkpoint(model.cpu(), c, acc), tmp)
+        write_json(metrics, {"test_accuracy": acc, "test_errors": round((1 - acc) * len(mnist["y_test"])),
+                             "meets_target": acc >= TARGET})
+        f.update(device=device_name(device), torch=torch.__version__, steps=steps)
+    if acc < TARGET:
+        print(f"warning: classifier test accuracy {acc:.4f} is below {TARGET}; its metrics are less trustworthy",
+              file=sys.stderr)
