@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +23,11 @@ pytestmark = pytest.mark.e2e
 DVC = [sys.executable, "-m", "dvc"]
 
 
+ENV = {**os.environ, "DVC_NO_ANALYTICS": "1", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+
+
 def run(cmd: list[str], cwd: Path) -> str:
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    r = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    r = subprocess.run(cmd, cwd=cwd, env=ENV, capture_output=True, text=True)
     assert r.returncode == 0, f"{' '.join(cmd)} failed:\n{r.stdout}\n{r.stderr}"
     return r.stdout + r.stderr
 
@@ -32,10 +36,8 @@ def ran(output: str) -> list[str]:
     return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")]
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory) -> Path:
+def make_project(dst: Path, **train) -> Path:
     """A fresh git repo holding the project's tracked and unignored files, with tiny params, committed."""
-    dst = tmp_path_factory.mktemp("project")
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
                            text=True, check=True).stdout.split()
     for rel in files:
@@ -43,8 +45,9 @@ def project(tmp_path_factory) -> Path:
             (dst / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / rel, dst / rel)
     p = tiny_params_dict()
-    p["train"].update(steps=4, batch_size=16, log_every=2)
+    p["train"].update({"steps": 4, "batch_size": 16, "log_every": 2, **train})
     p["generate"].update(n=300)
+    p["classifier"].update(holdout=1000)   # the floors' reference set must hold generate.n images
     p["lr"] = 0.0002
     write_yaml(dst / "params.yaml", p)
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
@@ -53,9 +56,14 @@ def project(tmp_path_factory) -> Path:
     return dst
 
 
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    return make_project(tmp_path_factory.mktemp("project"))
+
+
 def test_repro_then_nothing_then_lr_reruns_train_not_fetch(project):
     first = ran(run(DVC + ["repro"], project))
-    assert sorted(first) == sorted(["fetch", "train", "generate", "evaluate", "toy", "report"])
+    assert sorted(first) == sorted(["fetch", "classifier", "ladder", "train", "generate", "evaluate", "toy", "report"])
     assert first.index("fetch") < first.index("train") < first.index("generate") < first.index("evaluate")
 
     mnist = np.load(project / "data/mnist/mnist.npz")
@@ -95,3 +103,41 @@ def test_every_loss_runs_through_the_pipeline(project, loss):
     history = (project / "metrics/train/plots/metrics/w_estimate.tsv").read_text().splitlines()
     assert len(history) == 3   # header + steps 2 and 4
     assert f"with the {loss} loss" in (project / "reports/index.html").read_text()
+
+
+def test_a_second_repro_fails_on_the_lock_and_leaves_the_first_intact(tmp_path):
+    project = make_project(tmp_path, steps=4000, log_every=100, checkpoint_every=0)
+    first = subprocess.Popen(DVC + ["repro"], cwd=project, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not (project / "metrics/train").exists():   # train is running: the lock is held
+            assert first.poll() is None and time.monotonic() < deadline, "the first repro ended too early"
+            time.sleep(0.05)
+        second = subprocess.run(DVC + ["repro"], cwd=project, env=ENV, capture_output=True, text=True)
+        assert first.poll() is None, "the first repro ended before the second was refused: nothing was tested"
+    finally:
+        out, _ = first.communicate(timeout=600)
+    assert second.returncode != 0
+    assert "lock" in (second.stdout + second.stderr).lower(), second.stdout + second.stderr
+    assert first.returncode == 0, out
+    status = run(DVC + ["status"], project)
+    assert "Data and pipelines are up to date" in status
+    assert (project / "reports/index.html").is_file()
+
+
+def test_dvc_repro_killed_mid_train_resumes_on_the_next_repro(tmp_path):
+    project = make_project(tmp_path, steps=3000, log_every=10, checkpoint_every=50)
+    first = subprocess.Popen(DVC + ["repro"], cwd=project, env=ENV, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not any(d.name.isdigit() for d in (project / ".scratch/train").glob("*/*")):
+        assert first.poll() is None and time.monotonic() < deadline, "no checkpoint before the repro ended"
+        time.sleep(0.02)
+    os.killpg(first.pid, signal.SIGKILL)   # dvc and its stage, as a terminal's kill or an OOM killer would
+    first.wait()
+    assert not (project / "models/generator.pt").exists()
+    out = run(DVC + ["repro"], project)
+    assert "train: resuming from step" in out
+    assert "Data and pipelines are up to date" in run(DVC + ["status"], project)
+    assert not any((project / ".scratch/train").glob("*/*"))

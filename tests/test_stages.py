@@ -209,3 +209,56 @@ def test_verdict_warns_on_collapse_far_metrics_and_a_weak_classifier():
     assert warnings[1].startswith("<code>fld</code> = 35 is 35× its real-vs-real floor (1). On the ladder: ")
     assert warnings[2].startswith("<code>precision</code> = 0.2 is far below")   # kid 1.9 < 10 x its std 0.2
     assert "95.00% test accuracy" in warnings[3]
+
+
+class _Payload:   # anything but tensors and plain containers: torch.load(weights_only=True) must refuse it
+    def __reduce__(self):
+        return (print, ("this ran while loading a checkpoint",))
+
+
+@pytest.mark.parametrize("content", ["truncated", "pickle"])
+def test_generate_refuses_a_corrupt_or_unsafe_checkpoint(tmp_path, tiny_params, pipeline, content, capsys):
+    bad = tmp_path / "bad.pt"
+    if content == "truncated":
+        bad.write_bytes(pipeline["model"].read_bytes()[:500])
+    else:
+        torch.save({"generator": _Payload(), "model_config": {}}, bad)
+    r = invoke("generate", "--model", bad, "--out", tmp_path / "gen2", "--facts", tmp_path / "f.json",
+               "--params", tiny_params)
+    assert r.exit_code == 1
+    errors = [line for line in r.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith(f"error: {bad}: cannot load checkpoint: ")
+    assert "this ran while loading" not in r.output + capsys.readouterr().out
+    assert not (tmp_path / "gen2").exists()
+
+
+@pytest.mark.parametrize(("images", "why"), [
+    (np.zeros((5, 28, 28), np.float32), "samples must be uint8 (N, 28, 28) with N >= 1, got float32 (5, 28, 28)"),
+    (np.zeros((5, 32, 32), np.uint8), "samples must be uint8 (N, 28, 28) with N >= 1, got uint8 (5, 32, 32)"),
+    (np.zeros((0, 28, 28), np.uint8), "samples must be uint8 (N, 28, 28) with N >= 1, got uint8 (0, 28, 28)"),
+])
+def test_evaluate_refuses_samples_of_the_wrong_shape_or_dtype(tmp_path, pipeline, images, why):
+    from ganpipe.io import save_npz
+
+    samples = tmp_path / "bad.npz"
+    save_npz(samples, images=images)
+    r = invoke("evaluate", "--samples", samples, "--data", pipeline["data"], "--classifier", pipeline["classifier"],
+               "--out", tmp_path / "e.json", "--facts", tmp_path / "f.json", "--params", pipeline["params"])
+    assert r.exit_code == 1
+    assert r.output.strip() == f"error: {samples}: {why}"
+    assert not (tmp_path / "e.json").exists() and not (tmp_path / "f.json").exists()
+
+
+def test_same_params_on_cpu_give_identical_samples_and_metrics(pipeline, tmp_path):
+    """Train, generate and evaluate again from scratch: the same bytes (determinism on CPU)."""
+    again = {k: tmp_path / "again" / k for k in ("g.pt", "live", "gen", "eval.json")}
+    p, f = pipeline["params"], tmp_path / "again" / "facts"
+    for args in (["train", "--data", pipeline["data"], "--out", again["g.pt"], "--live-dir", again["live"],
+                  "--facts", f / "t.json", "--scratch", tmp_path / "scratch"],
+                 ["generate", "--model", again["g.pt"], "--out", again["gen"], "--facts", f / "g.json"],
+                 ["evaluate", "--samples", again["gen"] / "samples.npz", "--data", pipeline["data"],
+                  "--classifier", pipeline["classifier"], "--out", again["eval.json"], "--facts", f / "e.json"]):
+        r = invoke(*args, "--params", p)
+        assert r.exit_code == 0, r.output
+    assert (again["gen"] / "samples.npz").read_bytes() == (pipeline["gen"] / "samples.npz").read_bytes()
+    assert again["eval.json"].read_bytes() == pipeline["eval"].read_bytes()

@@ -43,6 +43,14 @@ class TrainConfig(Section):
     grid_every: int = Field(default=500, gt=0)   # a fixed-noise sample grid every K steps, for the progression
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int = Field(default=0, ge=0)   # CPU threads for torch; 0 = all cores
+    checkpoint_every: int = Field(default=500, ge=0)   # resume state every K steps (a multiple of log_every); 0 = never
+
+    @model_validator(mode="after")
+    def _checkpoints_at_logging_steps(self) -> "TrainConfig":
+        if self.checkpoint_every % self.log_every:
+            raise ValueError(f"train.checkpoint_every ({self.checkpoint_every}) must be a multiple of "
+                             f"train.log_every ({self.log_every}): losses are checked at logging steps")
+        return self
 
 
 class OptimOverrides(Section):

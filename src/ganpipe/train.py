@@ -11,6 +11,7 @@ from ganpipe.config import ModelConfig, Objective, TrainConfig
 from ganpipe.losses import (PROBABILITY, clip_weights, critic_loss, generator_loss, gradient_penalty,
                             interpolate_grad_norms, separation)
 from ganpipe.models import build_critic, build_generator, sample_noise
+from ganpipe.resume import rng_state, set_rng_state
 
 Sampler = Callable[[int], Tensor]   # batch size -> a batch on the training device
 
@@ -24,6 +25,10 @@ def make_optimizer(params, obj: Objective) -> torch.optim.Optimizer:
 def _grad_norm(module: nn.Module) -> Tensor:
     grads = [p.grad.flatten() for p in module.parameters() if p.grad is not None]
     return torch.cat(grads).norm() if grads else torch.zeros(())
+
+
+class Diverged(FloatingPointError):
+    """A loss went NaN or infinite; the message names the step, the loss and the last finite values."""
 
 
 def train_gan(
@@ -41,6 +46,9 @@ def train_gan(
     held_out: Tensor,
     log: Callable[[int, dict[str, float]], None] = lambda step, values: None,
     on_step: Callable[[int], None] = lambda step: None,
+    state: dict | None = None,
+    checkpoint_every: int = 0,
+    on_checkpoint: Callable[[int, dict], None] = lambda step, state: None,
 ) -> None:
     """Trains G and D in place. One step = obj.critic_steps critic updates, then one generator update.
 
@@ -52,11 +60,27 @@ def train_gan(
       gradnorm_g        ||grad of loss_g wrt G's weights||: near 0 when the loss saturates
       d_real, d_fake    mean D(x) and D(G(z)) as probabilities (minimax and ns only)
     `on_step(step)` runs after every step (progress bars, sample grids).
+
+    Every `checkpoint_every`-th step (a multiple of log_every; 0 = never) before the last, `on_checkpoint(step,
+    state)` gets everything a resumed run needs to continue bit for bit: both networks, both optimizers and
+    every RNG state. Passing that `state` back resumes after its step. Each step's losses are checked on the
+    device (no host sync); a non-finite one raises Diverged at the next logging step, before any checkpoint
+    could record it.
     """
     opt_g, opt_d = make_optimizer(G.parameters(), obj), make_optimizer(D.parameters(), obj)
+    start, last_logged = 0, None
+    if state is not None:
+        G.load_state_dict(state["G"])
+        D.load_state_dict(state["D"])
+        opt_g.load_state_dict(state["opt_g"])
+        opt_d.load_state_dict(state["opt_d"])
+        set_rng_state(state["rng"], generator)
+        start, last_logged = state["step"], state["last_logged"]
+    device = held_out.device
+    nonfinite = torch.zeros(2, log_every, dtype=torch.bool, device=device)   # (loss_d, loss_g) x steps since the log
     G.train()
     D.train()
-    for step in range(1, steps + 1):
+    for step in range(start + 1, steps + 1):
         D.requires_grad_(True)
         for _ in range(obj.critic_steps):
             real_batch = real(batch_size)
@@ -80,19 +104,37 @@ def train_gan(
         if logging:
             gradnorm_g = _grad_norm(G)
         opt_g.step()
+        slot = (step - 1) % log_every
+        nonfinite[0, slot] = ~torch.isfinite(loss_d.detach())
+        nonfinite[1, slot] = ~torch.isfinite(loss_g.detach())
 
         if logging:   # .item() only here: each one is a device sync
+            if nonfinite.any():
+                raise Diverged(_divergence_message(nonfinite.cpu(), step, log_every, last_logged))
             values = {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "gradnorm_g": gradnorm_g.item()}
             values.update(_critic_diagnostics(G, D, held_out, noise, loss, generator))
-            bad = [k for k in ("loss_d", "loss_g") if not torch.isfinite(torch.tensor(values[k]))]
-            if bad:
-                raise FloatingPointError(f"non-finite {' and '.join(bad)} at step {step}: "
-                                         f"loss_d={values['loss_d']:.4g}, loss_g={values['loss_g']:.4g}")
             log(step, values)
+            last_logged = {"step": step, **values}
+            if checkpoint_every and step % checkpoint_every == 0 and step < steps:
+                on_checkpoint(step, {"step": step, "G": G.state_dict(), "D": D.state_dict(),
+                                     "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
+                                     "rng": rng_state(generator), "last_logged": last_logged})
         on_step(step)
     D.requires_grad_(True)
     G.eval()
     D.eval()
+
+
+def _divergence_message(nonfinite: Tensor, step: int, log_every: int, last_logged: dict | None) -> str:
+    first_slot = int(nonfinite.any(dim=0).nonzero()[0])
+    first = (step - 1) // log_every * log_every + 1 + first_slot
+    which = " and ".join(name for name, bad in zip(("loss_d", "loss_g"), nonfinite[:, first_slot]) if bad)
+    if last_logged is None:
+        before = "no finite values were logged before it"
+    else:
+        before = (f"last finite values at step {last_logged['step']}: loss_d={last_logged['loss_d']:.4g}, "
+                  f"loss_g={last_logged['loss_g']:.4g}")
+    return f"non-finite {which} at step {first}; {before}"
 
 
 def _critic_diagnostics(G: nn.Module, D: nn.Module, held_out: Tensor, noise: Sampler, loss: str,
@@ -121,7 +163,8 @@ def fit_mnist(images: Tensor, held_out: Tensor, *, model_cfg: ModelConfig, loss:
               cfg: TrainConfig, device: torch.device, generator: torch.Generator,
               log: Callable[[int, dict[str, float]], None] = lambda step, values: None,
               on_step: Callable[[int], None] = lambda step: None,
-              G: nn.Module | None = None) -> tuple[nn.Module, nn.Module]:
+              G: nn.Module | None = None, state: dict | None = None,
+              on_checkpoint: Callable[[int, dict], None] = lambda step, state: None) -> tuple[nn.Module, nn.Module]:
     """The MNIST GAN: builds the networks of `model_cfg` on `device` (or trains a given G) and trains them.
     images, held_out: (N, 1, 28, 28) in [-1, 1], already on `device`, sampled with replacement on the device."""
     check_batch_size(cfg.batch_size, len(images))
@@ -132,5 +175,6 @@ def fit_mnist(images: Tensor, held_out: Tensor, *, model_cfg: ModelConfig, loss:
     train_gan(G, D, real=lambda b: images[torch.randint(len(images), (b,), generator=generator, device=device)],
               noise=lambda b: sample_noise(b, model_cfg, generator=generator, device=device),
               loss=loss, obj=obj, steps=cfg.steps, batch_size=cfg.batch_size, log_every=cfg.log_every,
-              generator=generator, held_out=held_out, log=log, on_step=on_step)
+              generator=generator, held_out=held_out, log=log, on_step=on_step,
+              state=state, checkpoint_every=cfg.checkpoint_every, on_checkpoint=on_checkpoint)
     return G, D
