@@ -47,6 +47,7 @@ FEATURE_METRICS = {
 }
 HIGHER_IS_BETTER = {"is_score", "precision", "recall", "density", "coverage", "modes"}
 LADDER_METRICS = ("fld", "kid", "pixel_js")
+HEADLINE = ("fld", "kid", "is_score", "precision", "recall", "coverage", "modes", "pixel_js")
 WATCHED = ("fld", "kid", "pixel_js", "class_js", "is_score", "precision", "recall", "density", "coverage")
 
 
@@ -71,6 +72,17 @@ def metrics_table(ev: dict, meanings: dict[str, str], rows: list[dict] | None = 
     return df.loc[:, (df != "").any()]   # drop the columns no metric of this table fills
 
 
+def headline(ev: dict, rows: list[dict]) -> pd.DataFrame:
+    """The verdict table: a few metrics against their floors, where each sits on the ladder, better or worse."""
+    out = []
+    for key in HEADLINE:
+        value, floor = ev[key], ev[f"{key}_floor"]
+        out.append({"metric": key, "this model": value, "real (floor)": floor,
+                    "better": "higher" if key in HIGHER_IS_BETTER else "lower",
+                    "on the ladder": place(value, rows, key) if key in LADDER_METRICS else ""})
+    return pd.DataFrame(out)
+
+
 def verdict(ev: dict, rows: list[dict], accuracy: float, warn_ratio: float) -> list[str]:
     """The report's warnings: mode collapse, a metric far worse than its floor, an untrustworthy classifier."""
     out = []
@@ -87,7 +99,8 @@ def verdict(ev: dict, rows: list[dict], accuracy: float, warn_ratio: float) -> l
         scale = max(floor, ev["kid_std_floor"]) if key == "kid" else floor
         if scale > 0 and value > warn_ratio * scale:
             where = f" On the ladder: {place(value, rows, key)}." if key in LADDER_METRICS else ""
-            out.append(f"<code>{key}</code> = {value:.4g} is {value / scale:.0f}× its real-vs-real floor "
+            what = "floor" if scale == floor else "spread over subsets"
+            out.append(f"<code>{key}</code> = {value:.4g} is {value / scale:.0f}× its real-vs-real {what} "
                        f"({scale:.3g}).{where}")
     if accuracy < TARGET:
         out.append(f"The classifier behind the feature metrics reaches only {accuracy:.2%} test accuracy "
@@ -173,6 +186,10 @@ def report(
                                               for lv in getattr(p.ladder, kind)] for kind in KINDS}
 
     sections = [
+        Section("Verdict", f"n = {ev['n']:,} samples against the {ev['n_real']:,} real test images. Each “real” "
+                           "figure is the same metric for real images against the test set: the best a generator "
+                           "can do at this n. Details and every other metric below.",
+                table=headline(ev, rows)),
         Section("Samples", f"{p.report.max_grid} of the {len(gen):,} generated images (fixed seed {p.seed}), "
                            "beside real test digits.",
                 figures=[("samples", fig_samples({"generated": gen[: p.report.max_grid],

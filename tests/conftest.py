@@ -65,3 +65,54 @@ def real_mnist() -> dict[str, np.ndarray]:
 
     arrays, _ = fetch_mnist(local_dir=None, mirrors=[], cache_dir=default_cache(), timeout_s=5, log=lambda line: None)
     return arrays
+
+
+# --- the stages through their CLI on the tiny data ------------------------------------------------
+
+def invoke(*args):
+    from typer.testing import CliRunner
+
+    from stages.__main__ import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture
+def pipeline(tmp_path: Path, tiny_params: Path, tiny_mnist: Path, monkeypatch) -> dict[str, Path]:
+    """Runs train -> generate -> evaluate -> report on the tiny data; returns the output paths."""
+    monkeypatch.chdir(tmp_path)  # outside any git repo, as a stage run by hand may be
+    out = {"params": tiny_params, "data": tiny_mnist, "model": tmp_path / "models/g.pt", "live": tmp_path / "live",
+           "gen": tmp_path / "gen", "eval": tmp_path / "eval.json", "reports": tmp_path / "reports",
+           "facts": tmp_path / "runs"}
+    f = out["facts"]
+    clf, ladder = tmp_path / "models/classifier.pt", tmp_path / "ladder.json"
+    out.update(classifier=clf, ladder=ladder, clf_metrics=tmp_path / "classifier.json")
+    r = invoke("classifier", "--data", tiny_mnist, "--out", clf, "--metrics", out["clf_metrics"],
+               "--facts", f / "classifier.json", "--params", tiny_params)
+    assert r.exit_code == 0, r.output
+    r = invoke("ladder", "--data", tiny_mnist, "--classifier", clf, "--out", ladder, "--facts", f / "ladder.json",
+               "--params", tiny_params)
+    assert r.exit_code == 0, r.output
+    r = invoke("train", "--data", tiny_mnist, "--out", out["model"], "--live-dir", out["live"],
+               "--facts", f / "train.json", "--params", tiny_params)
+    assert r.exit_code == 0, r.output
+    r = invoke("generate", "--model", out["model"], "--out", out["gen"], "--facts", f / "generate.json",
+               "--params", tiny_params)
+    assert r.exit_code == 0, r.output
+    r = invoke("evaluate", "--samples", out["gen"] / "samples.npz", "--data", tiny_mnist, "--classifier", clf,
+               "--out", out["eval"],
+               "--facts", f / "evaluate.json", "--params", tiny_params)
+    assert r.exit_code == 0, r.output
+    r = invoke("toy", "--metrics", tmp_path / "toy.json", "--out", tmp_path / "toy.npz", "--facts", f / "toy.json",
+               "--params", tiny_params)
+    assert r.exit_code == 0, r.output
+    r = invoke("report", "--metrics", out["eval"], "--samples", out["gen"] / "samples.npz", "--data", tiny_mnist,
+               "--live-dir", out["live"], "--facts", f / "train.json", "--facts", f / "generate.json",
+               "--facts", f / "evaluate.json", "--toy-metrics", tmp_path / "toy.json",
+               "--toy-samples", tmp_path / "toy.npz", "--facts", f / "toy.json", "--ladder", ladder,
+               "--classifier", clf, "--classifier-metrics", out["clf_metrics"], "--out", out["reports"],
+               "--params", tiny_params)
+    assert r.exit_code == 0, r.output
+    return out
+
+

@@ -141,3 +141,26 @@ def test_dvc_repro_killed_mid_train_resumes_on_the_next_repro(tmp_path):
     assert "train: resuming from step" in out
     assert "Data and pipelines are up to date" in run(DVC + ["status"], project)
     assert not any((project / ".scratch/train").glob("*/*"))
+
+
+def test_compare_after_a_queued_sweep_shows_both_experiments(project):
+    run(DVC + ["exp", "run", "--queue", "-S", "lr=0.00011,0.00033"], project)
+    run(DVC + ["queue", "start", "-j", "2"], project)
+    deadline = time.monotonic() + 600
+    while True:
+        status = run(DVC + ["queue", "status"], project)
+        if not any(state in status for state in ("Queued", "Running")):
+            break
+        assert time.monotonic() < deadline, status
+        time.sleep(2)
+    assert "Failed" not in status, status
+    names = [line.split()[1] for line in status.splitlines() if line.split()[-1:] == ["Success"]]
+    out = run([sys.executable, "-m", "stages", "compare", "--metric", "fld"], project)
+    assert "compare: reports/compare.html" in out
+    page, md = (project / "reports/compare.html").read_text(), (project / "reports/compare.md").read_text()
+    assert len(names) >= 2 and all(name in page and name in md for name in names[-2:])
+    assert "0.00011" in md and "0.00033" in md                     # the param that differs, shown
+    assert page.count("src='data:image/png;base64,") == 2          # curves overlaid, grids side by side
+    rows = [line.split("|") for line in md.splitlines() if line.startswith("|") and line.split("|")[1].strip().isdigit()]
+    fld = [(float(r[3]), r[2].strip()) for r in rows if r[3].strip() not in ("", "nan")]
+    assert fld == sorted(fld) and len(fld) >= 2                     # best (lowest fld) first

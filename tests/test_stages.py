@@ -7,55 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from typer.testing import CliRunner
 
-from conftest import tiny_params_dict, write_yaml
-from stages.__main__ import app
-
-runner = CliRunner()
-
-
-def invoke(*args: str):
-    return runner.invoke(app, [str(a) for a in args])
-
-
-@pytest.fixture
-def pipeline(tmp_path: Path, tiny_params: Path, tiny_mnist: Path, monkeypatch) -> dict[str, Path]:
-    """Runs train -> generate -> evaluate -> report on the tiny data; returns the output paths."""
-    monkeypatch.chdir(tmp_path)  # outside any git repo, as a stage run by hand may be
-    out = {"params": tiny_params, "data": tiny_mnist, "model": tmp_path / "models/g.pt", "live": tmp_path / "live",
-           "gen": tmp_path / "gen", "eval": tmp_path / "eval.json", "reports": tmp_path / "reports",
-           "facts": tmp_path / "runs"}
-    f = out["facts"]
-    clf, ladder = tmp_path / "models/classifier.pt", tmp_path / "ladder.json"
-    out.update(classifier=clf, ladder=ladder, clf_metrics=tmp_path / "classifier.json")
-    r = invoke("classifier", "--data", tiny_mnist, "--out", clf, "--metrics", out["clf_metrics"],
-               "--facts", f / "classifier.json", "--params", tiny_params)
-    assert r.exit_code == 0, r.output
-    r = invoke("ladder", "--data", tiny_mnist, "--classifier", clf, "--out", ladder, "--facts", f / "ladder.json",
-               "--params", tiny_params)
-    assert r.exit_code == 0, r.output
-    r = invoke("train", "--data", tiny_mnist, "--out", out["model"], "--live-dir", out["live"],
-               "--facts", f / "train.json", "--params", tiny_params)
-    assert r.exit_code == 0, r.output
-    r = invoke("generate", "--model", out["model"], "--out", out["gen"], "--facts", f / "generate.json",
-               "--params", tiny_params)
-    assert r.exit_code == 0, r.output
-    r = invoke("evaluate", "--samples", out["gen"] / "samples.npz", "--data", tiny_mnist, "--classifier", clf,
-               "--out", out["eval"],
-               "--facts", f / "evaluate.json", "--params", tiny_params)
-    assert r.exit_code == 0, r.output
-    r = invoke("toy", "--metrics", tmp_path / "toy.json", "--out", tmp_path / "toy.npz", "--facts", f / "toy.json",
-               "--params", tiny_params)
-    assert r.exit_code == 0, r.output
-    r = invoke("report", "--metrics", out["eval"], "--samples", out["gen"] / "samples.npz", "--data", tiny_mnist,
-               "--live-dir", out["live"], "--facts", f / "train.json", "--facts", f / "generate.json",
-               "--facts", f / "evaluate.json", "--toy-metrics", tmp_path / "toy.json",
-               "--toy-samples", tmp_path / "toy.npz", "--facts", f / "toy.json", "--ladder", ladder,
-               "--classifier", clf, "--classifier-metrics", out["clf_metrics"], "--out", out["reports"],
-               "--params", tiny_params)
-    assert r.exit_code == 0, r.output
-    return out
+from conftest import invoke, tiny_params_dict, write_yaml
 
 
 def test_help_lists_every_stage():

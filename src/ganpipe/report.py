@@ -199,10 +199,12 @@ text-align:right}th{background:#f3f3f3}td:first-child,th:first-child,td:last-chi
 
 
 def write_report(out_dir: Path, title: str, subtitle: str, sections: list[Section], dpi: int,
-                 warnings: list[str] = ()) -> None:
+                 warnings: list[str] = (), *, html_name: str = "index.html", md_name: str = "report.md",
+                 fig_dir: str = "figures") -> None:
     """out_dir/index.html (self-contained), out_dir/report.md and the PNGs it links, out_dir/figures/*.png.
     Warnings (trusted text, may hold <code>) stand in a box under the title."""
-    fig_dir = out_dir / "figures"
+    fig_rel = fig_dir
+    fig_dir = out_dir / fig_rel
     fig_dir.mkdir(parents=True, exist_ok=True)
     body = [f"<h1>{html.escape(title)}</h1><p class='sub'>{html.escape(subtitle)}</p>"]
     md = [f"# {title}", "", subtitle, ""]
@@ -225,11 +227,11 @@ def write_report(out_dir: Path, title: str, subtitle: str, sections: list[Sectio
                 tmp.write_bytes(png)
             b64 = base64.b64encode(png).decode()
             body.append(f"<p><img alt='{html.escape(stem)}' src='data:image/png;base64,{b64}'></p>")
-            md += [f"![{stem}](figures/{stem}.png)", ""]
+            md += [f"![{stem}]({fig_rel}/{stem}.png)", ""]
     page = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' "
             f"content='width=device-width,initial-scale=1'><title>{html.escape(title)}</title><style>{CSS}</style>"
             f"</head><body>{''.join(body)}</body></html>\n")
-    with atomic_path(out_dir / "index.html") as tmp:
+    with atomic_path(out_dir / html_name) as tmp:
         tmp.write_text(page)
-    with atomic_path(out_dir / "report.md") as tmp:
+    with atomic_path(out_dir / md_name) as tmp:
         tmp.write_text("\n".join(md) + "\n")
