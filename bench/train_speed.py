@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT / "src"))  # runnable without installing the package
 from ganpipe.config import load_params  # noqa: E402
 from ganpipe.data import load_mnist, to_model_range  # noqa: E402
 from ganpipe.metrics import evaluate_against_floor  # noqa: E402
-from ganpipe.runtime import device_name, resolve_device, seed_everything, set_threads  # noqa: E402
+from ganpipe.runtime import device_name, resolve_device, seed_everything, set_threads, speed_settings  # noqa: E402
 from ganpipe.sample import checkpoint, generate_images, save_grid_png  # noqa: E402
 from ganpipe.train import fit_mnist  # noqa: E402
 
@@ -49,6 +49,8 @@ def main(
     dim: Annotated[int, typer.Option(help="override model.dim")] = 0,
     batch_size: Annotated[int, typer.Option(help="override train.batch_size")] = 0,
     clip: Annotated[float, typer.Option(help="override optim.clip (wgan)")] = 0.0,
+    precision: Annotated[str, typer.Option(help="override train.precision: auto | fp32 | tf32 | bf16")] = "",
+    compile: Annotated[str, typer.Option(help="override train.compile: auto | none | graph")] = "",
     out: Annotated[Path, typer.Option(help="JSON of the figures")] = ROOT / "bench/results/train_speed.json",
 ) -> None:
     p = load_params(params)
@@ -58,7 +60,9 @@ def main(
             "optim": p.optim.model_copy(update={"clip": clip or p.optim.clip})})
     obj = p.objective()
     cfg = p.train.model_copy(update={"steps": steps or p.train.steps, "device": device,
-                                     "batch_size": batch_size or p.train.batch_size})
+                                     "batch_size": batch_size or p.train.batch_size,
+                                     "precision": precision or p.train.precision,
+                                     "compile": compile or p.train.compile})
     dev = resolve_device(cfg.device)
     set_threads(cfg.threads)
     mnist = load_mnist(data)
@@ -82,7 +86,8 @@ def main(
     result = {
         "benchmark": "train_speed", "device": device_name(dev), "torch": torch.__version__,
         "python": platform.python_version(), "loss": p.loss, "objective": obj.model_dump(),
-        "model": p.model.model_dump(), "batch_size": cfg.batch_size, "steps": cfg.steps, "warmup_steps": warmup,
+        "model": p.model.model_dump(), "batch_size": cfg.batch_size,
+        "precision_compile": speed_settings(cfg.precision, cfg.compile, dev), "steps": cfg.steps, "warmup_steps": warmup,
         "steps_per_s": round(steps_per_s, 2), "img_per_s": round(steps_per_s * cfg.batch_size * obj.critic_steps, 1),
         "wall_s": round(wall, 2),
         "peak_mem_mb": round(torch.cuda.max_memory_allocated(dev) / 2**20, 1) if dev.type == "cuda" else None,

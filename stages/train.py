@@ -20,7 +20,7 @@ import ganpipe
 from ganpipe.losses import WASSERSTEIN
 from ganpipe.models import build_generator, sample_noise
 from ganpipe.resume import Scratch, run_key
-from ganpipe.runtime import device_name, resolve_device, seed_everything, set_threads
+from ganpipe.runtime import device_name, resolve_device, seed_everything, set_threads, speed_settings
 from ganpipe.sample import checkpoint, tile
 from ganpipe.train import Diverged, check_batch_size, fit_mnist
 from stages._common import FactsOpt, ParamsOpt, echo, fail, load_params_or_exit, run_facts
@@ -52,13 +52,15 @@ def train(
         fail(str(e))
     try:   # before any output exists, so a refused run leaves nothing behind
         check_batch_size(p.train.batch_size, len(mnist["x_train"]))
+        speed_settings(p.train.precision, p.train.compile, device)
     except ValueError as e:
         fail(f"{params}: {e}")
     set_threads(p.train.threads)
     rng = seed_everything(p.seed, device)
     # a run resumes only the state of a run with the same params, data, code and torch: keyed by their hash
+    # (the device type, not its index: a resumed run may claim another GPU of the machine)
     run = Scratch(scratch, run_key({"params": p.model_dump(include=TRAIN_PARAMS), "torch": torch.__version__,
-                                    "device": str(device)}, [data, *code_files()])[:20])
+                                    "device": device.type}, [data, *code_files()])[:20])
     try:
         state = run.load()
     except ValueError as e:
@@ -115,9 +117,11 @@ def train(
                      "lower lr or pick another loss")
             wall = time.perf_counter() - t0
             peak_mb = (torch.cuda.max_memory_allocated(device) if device.type == "cuda" else _peak_rss()) / 2**20
+            precision, graph = speed_settings(p.train.precision, p.train.compile, device)
             live.summary.update({"train_wall_s": round(wall, 2),
                                  "img_per_s": round((p.train.steps - start) * imgs_per_step / wall, 1),
-                                 "peak_mem_mb": round(peak_mb, 1)})
+                                 "peak_mem_mb": round(peak_mb, 1), "device": device_name(device),
+                                 "precision": precision, "compile": "graph" if graph else "none"})
             with atomic_path(out) as tmp:
                 torch.save(checkpoint(G, p.model), tmp)
             f.update(device=device_name(device), torch=torch.__version__, loss=p.loss, arch=p.model.arch,

@@ -44,6 +44,9 @@ class TrainConfig(Section):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int = Field(default=0, ge=0)   # CPU threads for torch; 0 = all cores
     checkpoint_every: int = Field(default=500, ge=0)   # resume state every K steps (a multiple of log_every); 0 = never
+    # auto = the safe choice for the device (runtime.speed_settings): fp32 eager on the CPU, the fast path on CUDA
+    precision: Literal["auto", "fp32", "tf32", "bf16"] = "auto"
+    compile: Literal["auto", "none", "graph"] = "auto"   # graph: the whole step captured as one CUDA graph
 
     @model_validator(mode="after")
     def _checkpoints_at_logging_steps(self) -> "TrainConfig":

@@ -63,20 +63,23 @@ def separation(loss: str, score_real: Tensor, score_fake: Tensor) -> Tensor:
     return -gap if loss in WASSERSTEIN else gap
 
 
-def interpolate_grad_norms(D: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator,
-                           create_graph: bool = False) -> Tensor:
-    """||grad_x D(x)|| at x = eps real + (1 - eps) fake, eps ~ U[0,1] per sample: (B,).
+def interpolate_grad_norms(D: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None,
+                           create_graph: bool = False, eps: Tensor | None = None) -> Tensor:
+    """||grad_x D(x)|| at x = eps real + (1 - eps) fake, eps ~ U[0,1] per sample (drawn from `generator` unless
+    given, shape (B, 1, ...)): (B,), in fp32 whatever D's precision.
     A 1-Lipschitz critic has norm <= 1 everywhere; WGAN-GP pushes it to 1 on these lines."""
-    eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), generator=generator, device=real.device)
+    if eps is None:
+        eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), generator=generator, device=real.device)
     x = (eps * real + (1 - eps) * fake.detach()).requires_grad_(True)
     (grad,) = torch.autograd.grad(D(x).sum(), x, create_graph=create_graph)
-    return grad.flatten(1).norm(dim=1)
+    return grad.float().flatten(1).norm(dim=1)   # .float(): a no-op in fp32; under bf16 the norm is taken in fp32
 
 
-def gradient_penalty(D: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator) -> Tensor:
+def gradient_penalty(D: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None,
+                     eps: Tensor | None = None) -> Tensor:
     # WGAN-GP: E[(||grad D(x_hat)|| - 1)^2] on random interpolates (Gulrajani et al. 2017, eq. 3);
     # create_graph: the penalty's own gradient flows into D's weights (a double backward)
-    norms = interpolate_grad_norms(D, real, fake, generator, create_graph=True)
+    norms = interpolate_grad_norms(D, real, fake, generator, create_graph=True, eps=eps)
     return ((norms - 1) ** 2).mean()
 
 

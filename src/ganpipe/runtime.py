@@ -1,8 +1,13 @@
-"""Seeding and device resolution: the only process-level side effects of the library."""
+"""Seeding, device resolution and speed settings: the only process-level side effects of the library."""
 from __future__ import annotations
 
+import fcntl
 import os
 import random
+import sys
+import tempfile
+import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -13,7 +18,56 @@ def resolve_device(name: str) -> torch.device:
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("device 'cuda' requested but torch sees no CUDA device; set train.device: auto or cpu")
+    if name == "cuda" and torch.cuda.device_count() > 1:   # one experiment per GPU: claim a free one
+        index = claim_gpu([_gpu_id(i) for i in range(torch.cuda.device_count())])
+        torch.cuda.set_device(index)
+        return torch.device("cuda", index)
     return torch.device(name)
+
+
+_CLAIMED: list = []   # the open lock file of the GPU this process holds; released when the process ends
+
+
+def _gpu_id(index: int) -> str:
+    # the UUID names the card itself, whatever CUDA_VISIBLE_DEVICES numbers it in this process
+    return str(getattr(torch.cuda.get_device_properties(index), "uuid", index))
+
+
+def gpu_lock_dir() -> Path:
+    """Where processes of this user agree on who holds which GPU: $GANPIPE_GPU_LOCKS, else a folder in /tmp.
+    Shared by every checkout and every queue worker of the machine (they run in different folders)."""
+    return Path(os.environ.get("GANPIPE_GPU_LOCKS") or Path(tempfile.gettempdir()) / f"ganpipe-gpus-{os.getuid()}")
+
+
+def release_gpus() -> None:
+    while _CLAIMED:
+        _CLAIMED.pop().close()
+
+
+def claim_gpu(ids: list[str], lock_dir: Path | None = None, poll_s: float = 5.0) -> int:
+    """The index of the first of `ids` (the visible GPUs) that no other process holds, held by this process
+    (an exclusive flock, which the kernel drops when the process dies, SIGKILL included) until it ends.
+    Waits while every GPU is held, so `dvc queue start -j N` on fewer than N GPUs queues, never shares."""
+    lock_dir = lock_dir or gpu_lock_dir()
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    said = False
+    while True:
+        for index, gpu in enumerate(ids):
+            fh = open(lock_dir / f"{gpu.replace('/', '_')}.lock", "w")
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.close()
+                continue
+            fh.write(f"{os.getpid()}\n")
+            fh.flush()
+            _CLAIMED.append(fh)
+            return index
+        if not said:
+            print(f"waiting for a free GPU: all {len(ids)} are held by other ganpipe runs ({lock_dir})",
+                  file=sys.stderr, flush=True)
+            said = True
+        time.sleep(poll_s)
 
 
 def device_name(device: torch.device) -> str:
@@ -33,3 +87,28 @@ def seed_everything(seed: int, device: torch.device) -> torch.Generator:
     np.random.seed(seed)
     torch.manual_seed(seed)
     return torch.Generator(device=device).manual_seed(seed)
+
+
+# What `auto` means per device: on the CPU plain fp32, eager (the path whose results the tests pin); on CUDA the
+# fast path measured in bench/NOTES.md. Each can be set by hand in params.yaml (train.precision, train.compile).
+AUTO = {"cpu": ("fp32", "none"), "cuda": ("bf16", "graph")}
+
+
+def speed_settings(precision: str, compile: str, device: torch.device) -> tuple[str, bool]:
+    """(precision, graph?) for train.precision and train.compile on this device; graph needs CUDA."""
+    auto_precision, auto_compile = AUTO.get(device.type, AUTO["cpu"])
+    precision = auto_precision if precision == "auto" else precision
+    compile = auto_compile if compile == "auto" else compile
+    if compile == "graph" and device.type != "cuda":
+        raise ValueError(f"train.compile: graph needs a CUDA device, and this run trains on {device.type}")
+    return precision, compile == "graph"
+
+
+def set_precision(precision: str) -> None:
+    """fp32: true fp32 matmuls and convolutions (torch lets cuDNN use TF32 by default); tf32 and bf16: TF32
+    allowed (bf16 adds autocast in the loop), and cuDNN times its algorithms on the first steps and keeps the
+    fastest. A process-wide setting, and a no-op on the CPU."""
+    fast = precision != "fp32"
+    torch.backends.cuda.matmul.allow_tf32 = fast
+    torch.backends.cudnn.allow_tf32 = fast
+    torch.backends.cudnn.benchmark = fast

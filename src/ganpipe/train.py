@@ -12,23 +12,133 @@ from ganpipe.losses import (PROBABILITY, clip_weights, critic_loss, generator_lo
                             interpolate_grad_norms, separation)
 from ganpipe.models import build_critic, build_generator, sample_noise
 from ganpipe.resume import rng_state, set_rng_state
+from ganpipe.runtime import set_precision, speed_settings
 
 Sampler = Callable[[int], Tensor]   # batch size -> a batch on the training device
 
 
-def make_optimizer(params, obj: Objective) -> torch.optim.Optimizer:
+def make_optimizer(params, obj: Objective, device: torch.device, *, capturable: bool = False) -> torch.optim.Optimizer:
+    """On CUDA the fused Adam (one kernel for all weights) or the foreach RMSprop; `capturable` keeps the step
+    count on the device, as a CUDA graph needs. On the CPU torch's defaults, whose results the tests pin."""
+    kw = {"capturable": True} if capturable else {}
     if obj.optimizer == "rmsprop":   # the WGAN paper's choice: momentum fights the clipped critic
-        return torch.optim.RMSprop(params, lr=obj.lr)
-    return torch.optim.Adam(params, lr=obj.lr, betas=obj.betas)
+        return torch.optim.RMSprop(params, lr=obj.lr, **kw)
+    if device.type == "cuda":
+        kw["fused"] = True
+    return torch.optim.Adam(params, lr=obj.lr, betas=obj.betas, **kw)
 
 
 def _grad_norm(module: nn.Module) -> Tensor:
-    grads = [p.grad.flatten() for p in module.parameters() if p.grad is not None]
-    return torch.cat(grads).norm() if grads else torch.zeros(())
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))) if grads else torch.zeros(())
 
 
 class Diverged(FloatingPointError):
     """A loss went NaN or infinite; the message names the step, the loss and the last finite values."""
+
+
+class Step:
+    """One training step (obj.critic_steps critic updates, then one generator update) on static buffers.
+
+    `draw()` fills the buffers from the samplers (real batches, noise, the penalty's interpolation weights),
+    in the order the loop has always drawn them; `__call__()` is pure device work with no host sync and no
+    random draw, so CUDA can capture it as one graph (`Graphed`) and replay it. Its outputs stay on the
+    device: the last losses, G's gradient norm, and for each loss the first step at which it was non-finite.
+    """
+
+    def __init__(self, G: nn.Module, D: nn.Module, opt_g, opt_d, *, loss: str, obj: Objective, batch_size: int,
+                 precision: str, device: torch.device, start: int):
+        self.G, self.D, self.opt_g, self.opt_d = G, D, opt_g, opt_d
+        self.loss, self.obj, self.batch_size = loss, obj, batch_size
+        self.device = device
+        self.bf16 = precision == "bf16"
+        self.buffers: dict[str, Tensor] = {}
+        self.loss_d, self.loss_g, self.gradnorm_g = (torch.zeros((), device=device) for _ in range(3))
+        self.step = torch.full((), start, dtype=torch.long, device=device)
+        self.first_bad = torch.zeros(2, dtype=torch.long, device=device)   # (loss_d, loss_g); 0 = finite so far
+
+    def draw(self, real: Sampler, noise: Sampler, generator: torch.Generator) -> None:
+        b, cs, gp = self.batch_size, self.obj.critic_steps, self.obj.gp_weight > 0
+        draws = []
+        for _ in range(cs):
+            real_batch, z = real(b), noise(b)
+            eps = torch.rand(b, *([1] * (real_batch.dim() - 1)), generator=generator, device=real_batch.device) \
+                if gp else None
+            draws.append((real_batch, z, eps))
+        draws_g = noise(b)
+        if not self.buffers:
+            self.buffers = {"real": torch.empty(cs, *draws[0][0].shape, device=self.device),
+                            "z": torch.empty(cs + 1, *draws_g.shape, device=self.device)}
+            if gp:
+                self.buffers["eps"] = torch.empty(cs, *draws[0][2].shape, device=self.device)
+        for k, (real_batch, z, eps) in enumerate(draws):
+            self.buffers["real"][k].copy_(real_batch)
+            self.buffers["z"][k].copy_(z)
+            if gp:
+                self.buffers["eps"][k].copy_(eps)
+        self.buffers["z"][cs].copy_(draws_g)
+
+    def _autocast(self):
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16, cache_enabled=False)
+
+    def __call__(self) -> None:
+        G, D, obj, buf = self.G, self.D, self.obj, self.buffers
+        D.requires_grad_(True)
+        for k in range(obj.critic_steps):
+            real_batch = buf["real"][k]
+            with torch.no_grad(), self._autocast():
+                fake = G(buf["z"][k])
+            with self._autocast():
+                score_real, score_fake = D(real_batch), D(fake)
+            loss_d = critic_loss(self.loss, score_real.float(), score_fake.float())   # losses in fp32
+            if obj.gp_weight > 0:
+                with self._autocast():   # the penalty's norm and square are taken in fp32 (gradient_penalty)
+                    loss_d = loss_d + obj.gp_weight * gradient_penalty(D, real_batch, fake, eps=buf["eps"][k])
+            self.opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            self.opt_d.step()
+            if obj.clip is not None:
+                clip_weights(D, obj.clip)
+
+        D.requires_grad_(False)   # G's step needs gradients through D, not into its weights
+        with self._autocast():
+            score = D(G(buf["z"][obj.critic_steps]))
+        loss_g = generator_loss(self.loss, score.float())
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.gradnorm_g.copy_(_grad_norm(G))
+        self.opt_g.step()
+        D.requires_grad_(True)
+        self.loss_d.copy_(loss_d.detach())
+        self.loss_g.copy_(loss_g.detach())
+        self.step.add_(1)
+        bad = ~torch.isfinite(torch.stack([self.loss_d, self.loss_g]))
+        self.first_bad.copy_(torch.where(bad & (self.first_bad == 0), self.step, self.first_bad))
+
+
+class Graphed:
+    """Runs a Step as one CUDA graph: a few eager warm-up steps on a side stream (real training steps, as
+    torch's docs prescribe before capture), then one capture, then a replay per step: one launch instead of
+    hundreds. Replays see whatever `Step.draw` wrote into the static buffers."""
+
+    def __init__(self, step: Step, warmup: int = 3):
+        self.step, self.warmup, self.graph = step, warmup, None
+
+    def __call__(self) -> None:
+        if self.graph is None:
+            stream = torch.cuda.Stream()
+            stream.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(stream):
+                self.step()
+            torch.cuda.current_stream().wait_stream(stream)
+            self.warmup -= 1
+            if self.warmup > 0:
+                return
+            self.graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(self.graph):   # records the step: the warm-up above was the real one
+                self.step()
+            return
+        self.graph.replay()
 
 
 def train_gan(
@@ -49,6 +159,8 @@ def train_gan(
     state: dict | None = None,
     checkpoint_every: int = 0,
     on_checkpoint: Callable[[int, dict], None] = lambda step, state: None,
+    precision: str = "fp32",
+    graph: bool = False,
 ) -> None:
     """Trains G and D in place. One step = obj.critic_steps critic updates, then one generator update.
 
@@ -66,8 +178,15 @@ def train_gan(
     every RNG state. Passing that `state` back resumes after its step. Each step's losses are checked on the
     device (no host sync); a non-finite one raises Diverged at the next logging step, before any checkpoint
     could record it.
+
+    precision: fp32 | tf32 | bf16 (autocast; losses and the gradient penalty in fp32), set up by the caller
+    (runtime.set_precision). graph: capture the step as a CUDA graph (CUDA only).
     """
-    opt_g, opt_d = make_optimizer(G.parameters(), obj), make_optimizer(D.parameters(), obj)
+    device = held_out.device
+    if graph and device.type != "cuda":
+        raise ValueError(f"train.compile: graph needs a CUDA device, not {device.type}")
+    opt_g = make_optimizer(G.parameters(), obj, device, capturable=graph)
+    opt_d = make_optimizer(D.parameters(), obj, device, capturable=graph)
     start, last_logged = 0, None
     if state is not None:
         G.load_state_dict(state["G"])
@@ -76,42 +195,19 @@ def train_gan(
         opt_d.load_state_dict(state["opt_d"])
         set_rng_state(state["rng"], generator)
         start, last_logged = state["step"], state["last_logged"]
-    device = held_out.device
-    nonfinite = torch.zeros(2, log_every, dtype=torch.bool, device=device)   # (loss_d, loss_g) x steps since the log
     G.train()
     D.train()
+    one = Step(G, D, opt_g, opt_d, loss=loss, obj=obj, batch_size=batch_size, precision=precision,
+               device=device, start=start)
+    run = Graphed(one) if graph else one
     for step in range(start + 1, steps + 1):
-        D.requires_grad_(True)
-        for _ in range(obj.critic_steps):
-            real_batch = real(batch_size)
-            with torch.no_grad():
-                fake = G(noise(batch_size))
-            score_real, score_fake = D(real_batch), D(fake)
-            loss_d = critic_loss(loss, score_real, score_fake)
-            if obj.gp_weight > 0:
-                loss_d = loss_d + obj.gp_weight * gradient_penalty(D, real_batch, fake, generator)
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
-            if obj.clip is not None:
-                clip_weights(D, obj.clip)
-
-        D.requires_grad_(False)   # G's step needs gradients through D, not into its weights
-        loss_g = generator_loss(loss, D(G(noise(batch_size))))
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        logging = step % log_every == 0 or step == steps
-        if logging:
-            gradnorm_g = _grad_norm(G)
-        opt_g.step()
-        slot = (step - 1) % log_every
-        nonfinite[0, slot] = ~torch.isfinite(loss_d.detach())
-        nonfinite[1, slot] = ~torch.isfinite(loss_g.detach())
-
-        if logging:   # .item() only here: each one is a device sync
-            if nonfinite.any():
-                raise Diverged(_divergence_message(nonfinite.cpu(), step, log_every, last_logged))
-            values = {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "gradnorm_g": gradnorm_g.item()}
+        one.draw(real, noise, generator)
+        run()
+        if step % log_every == 0 or step == steps:   # .item() only here: each one is a device sync
+            first_bad = one.first_bad.tolist()
+            if any(first_bad):
+                raise Diverged(_divergence_message(first_bad, last_logged))
+            values = {"loss_d": one.loss_d.item(), "loss_g": one.loss_g.item(), "gradnorm_g": one.gradnorm_g.item()}
             values.update(_critic_diagnostics(G, D, held_out, noise, loss, generator))
             log(step, values)
             last_logged = {"step": step, **values}
@@ -125,10 +221,9 @@ def train_gan(
     D.eval()
 
 
-def _divergence_message(nonfinite: Tensor, step: int, log_every: int, last_logged: dict | None) -> str:
-    first_slot = int(nonfinite.any(dim=0).nonzero()[0])
-    first = (step - 1) // log_every * log_every + 1 + first_slot
-    which = " and ".join(name for name, bad in zip(("loss_d", "loss_g"), nonfinite[:, first_slot]) if bad)
+def _divergence_message(first_bad: list[int], last_logged: dict | None) -> str:
+    first = min(step for step in first_bad if step)
+    which = " and ".join(name for name, step in zip(("loss_d", "loss_g"), first_bad) if step == first)
     if last_logged is None:
         before = "no finite values were logged before it"
     else:
@@ -164,17 +259,26 @@ def fit_mnist(images: Tensor, held_out: Tensor, *, model_cfg: ModelConfig, loss:
               log: Callable[[int, dict[str, float]], None] = lambda step, values: None,
               on_step: Callable[[int], None] = lambda step: None,
               G: nn.Module | None = None, state: dict | None = None,
-              on_checkpoint: Callable[[int, dict], None] = lambda step, state: None) -> tuple[nn.Module, nn.Module]:
+              on_checkpoint: Callable[[int, dict], None] = lambda step, state: None,
+              channels_last: bool = False) -> tuple[nn.Module, nn.Module]:
     """The MNIST GAN: builds the networks of `model_cfg` on `device` (or trains a given G) and trains them.
-    images, held_out: (N, 1, 28, 28) in [-1, 1], already on `device`, sampled with replacement on the device."""
+    images, held_out: (N, 1, 28, 28) in [-1, 1], already on `device`, sampled with replacement on the device.
+    channels_last: NHWC weights and activations, the layout cuDNN's bf16 kernels read (it spares a transpose
+    around each convolution); off by default, as its H100 figures disagree between runs (bench/NOTES.md)."""
     check_batch_size(cfg.batch_size, len(images))
     G = (G if G is not None else build_generator(model_cfg)).to(device)
     # batch norm in the critic only for the clipped wgan, as in the WGAN-GP paper's code: it would break the
     # per-sample gradient penalty (our default ns run also scored better without it: pixel_js 0.025 vs 0.029)
     D = build_critic(model_cfg, batchnorm=loss == "wgan").to(device)
+    precision, graph = speed_settings(cfg.precision, cfg.compile, device)
+    set_precision(precision)
+    if channels_last:
+        G.to(memory_format=torch.channels_last)
+        D.to(memory_format=torch.channels_last)
     train_gan(G, D, real=lambda b: images[torch.randint(len(images), (b,), generator=generator, device=device)],
               noise=lambda b: sample_noise(b, model_cfg, generator=generator, device=device),
               loss=loss, obj=obj, steps=cfg.steps, batch_size=cfg.batch_size, log_every=cfg.log_every,
               generator=generator, held_out=held_out, log=log, on_step=on_step,
-              state=state, checkpoint_every=cfg.checkpoint_every, on_checkpoint=on_checkpoint)
+              state=state, checkpoint_every=cfg.checkpoint_every, on_checkpoint=on_checkpoint,
+              precision=precision, graph=graph)
     return G, D

@@ -1,0 +1,246 @@
+"""Benchmark (issue 7): the project's training step against a naive baseline, side by side, in one process.
+
+Not a test: it prints a table and writes JSON, and asserts nothing about speed. Both loops train the same
+network (the WGAN-GP paper's MNIST dcgan by default: 5x5 convolutions, DIM=64) with WGAN-GP, 5 critic steps per
+generator step, on the same device:
+
+  naive     what public example code does: a DataLoader over the training set (shuffled, on the host),
+            each batch copied to the device, eager fp32 under torch's default settings, the losses read
+            with .item() every step to print them
+  project   ganpipe.train.fit_mnist, as the train stage calls it (diagnostics every train.log_every steps
+            included), for each train.precision x train.compile variant
+
+"img/s" counts real images consumed by the critic per second: batch x critic steps per generator step.
+
+    python bench/speed.py --device cuda --out bench/results/h100_speed.json   (bash bench/gpu.sh runs it)
+    python bench/speed.py --device cpu --steps 30 --warmup 3 --no-flops --out bench/results/cpu_speed.json
+"""
+from __future__ import annotations
+
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import torch
+import typer
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))  # runnable without installing the package (e.g. on a bare GPU box)
+
+from ganpipe.config import ModelConfig, Objective, TrainConfig  # noqa: E402
+from ganpipe.data import load_mnist, to_model_range  # noqa: E402
+from ganpipe.models import build_critic, build_generator  # noqa: E402
+from ganpipe.runtime import AUTO, device_name, resolve_device  # noqa: E402
+from ganpipe.train import fit_mnist  # noqa: E402
+
+WGAN_GP = Objective(optimizer="adam", lr=1e-4, betas=(0.5, 0.9), critic_steps=5, gp_weight=10.0)
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def torch_defaults() -> None:
+    """What a user's script runs under: torch's own defaults (cuDNN may use TF32, matmuls may not)."""
+    torch.backends.cudnn.allow_tf32 = True
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.benchmark = False
+
+
+def naive(x_train: torch.Tensor, model: ModelConfig, batch: int, steps: int, warmup: int,
+          device: torch.device) -> float:
+    """The public-example loop; returns generator steps per second over the steps after `warmup`."""
+    from torch.utils.data import DataLoader, TensorDataset
+
+    torch_defaults()
+    torch.manual_seed(0)
+    G, D = build_generator(model).to(device), build_critic(model, batchnorm=False).to(device)
+    opt_g = torch.optim.Adam(G.parameters(), lr=WGAN_GP.lr, betas=WGAN_GP.betas)
+    opt_d = torch.optim.Adam(D.parameters(), lr=WGAN_GP.lr, betas=WGAN_GP.betas)
+    loader = DataLoader(TensorDataset(x_train), batch_size=batch, shuffle=True, drop_last=True)
+    batches = iter(loader)
+
+    def next_batch() -> torch.Tensor:
+        nonlocal batches
+        try:
+            (real,) = next(batches)
+        except StopIteration:
+            batches = iter(loader)
+            (real,) = next(batches)
+        return real.to(device)
+
+    def noise() -> torch.Tensor:
+        return torch.rand(batch, model.z_dim, device=device) * 2 - 1
+
+    t0 = None
+    for step in range(steps):
+        if step == warmup:
+            sync(device)
+            t0 = time.perf_counter()
+        for _ in range(WGAN_GP.critic_steps):
+            real = next_batch()
+            fake = G(noise()).detach()
+            eps = torch.rand(batch, 1, 1, 1, device=device)
+            x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+            (grad,) = torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)
+            penalty = ((grad.view(batch, -1).norm(2, dim=1) - 1) ** 2).mean()
+            loss_d = D(real).mean() - D(fake).mean() + WGAN_GP.gp_weight * penalty
+            opt_d.zero_grad()
+            loss_d.backward()
+            opt_d.step()
+        loss_g = D(G(noise())).mean()
+        opt_g.zero_grad()
+        loss_g.backward()
+        opt_g.step()
+        _ = (loss_d.item(), loss_g.item())   # printed every step in the examples
+    sync(device)
+    return (steps - warmup) / (time.perf_counter() - t0)
+
+
+def project(images: torch.Tensor, held_out: torch.Tensor, model: ModelConfig, batch: int, steps: int, warmup: int,
+            device: torch.device, precision: str, compile: str, layout: str = "nchw") -> float:
+    """The train stage's loop; returns generator steps per second over the steps after `warmup`."""
+    marks = {}
+
+    def on_step(step: int) -> None:
+        if step in (warmup, steps):
+            sync(device)
+            marks[step] = time.perf_counter()
+
+    torch.manual_seed(0)
+    cfg = TrainConfig(steps=steps, batch_size=batch, log_every=50, checkpoint_every=0, device=device.type,
+                      precision=precision, compile=compile)
+    fit_mnist(images, held_out, model_cfg=model, loss="wgan-gp", obj=WGAN_GP, cfg=cfg, device=device,
+              generator=torch.Generator(device).manual_seed(0), on_step=on_step,
+              channels_last=layout == "nhwc")
+    return (steps - warmup) / (marks[steps] - marks[warmup])
+
+
+def count_flops(images, held_out, model: ModelConfig, batch: int, device: torch.device, steps: int) -> float:
+    """FLOPs of `steps` eager fp32 steps of the project's loop, every matmul and convolution counted, those of
+    the backward and the penalty's double backward included (torch's FlopCounterMode formulas, applied at
+    dispatch: FlopCounterMode itself trips over autograd.grad)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils.flop_counter import FlopCounterMode
+
+    registry = FlopCounterMode(display=False).flop_registry
+
+    class Count(TorchDispatchMode):
+        flops = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            out = func(*args, **kwargs)
+            if func._overloadpacket in registry:
+                Count.flops += registry[func._overloadpacket](*args, **kwargs, out_val=out)
+            return out
+
+    with Count():
+        project(images, held_out, model, batch, steps, 1, device, "fp32", "none")
+    return float(Count.flops)
+
+
+def flops_per_step(images, held_out, model: ModelConfig, batch: int, device: torch.device) -> float:
+    """FLOPs of one generator step with its critic steps: 3 steps less 2, which cancels the diagnostics pass
+    each run ends with."""
+    return (count_flops(images, held_out, model, batch, device, 3)
+            - count_flops(images, held_out, model, batch, device, 2))
+
+
+def kernel_profile(images, held_out, model: ModelConfig, batch: int, device: torch.device, precision: str,
+                   steps: int) -> str:
+    """torch.profiler's table of the busiest kernels over `steps` eager steps (the last logs diagnostics)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        project(images, held_out, model, batch, steps, 1, device, precision, "none")
+    sort = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    return prof.key_averages().table(sort_by=sort, row_limit=30, max_name_column_width=70)
+
+
+def main(
+    data: Annotated[Path, typer.Option(help="mnist.npz from the fetch stage")] = ROOT / "data/mnist/mnist.npz",
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda")] = "auto",
+    batches: Annotated[str, typer.Option(help="comma-separated batch sizes")] = "64,1024",
+    steps: Annotated[int, typer.Option(help="generator steps per measurement at batch 64 (fewer at larger batches)")] = 400,
+    warmup: Annotated[int, typer.Option(help="steps left out of each timing (at least 5: graph capture)")] = 20,
+    variants: Annotated[str, typer.Option(help="precision/compile pairs of the project loop; default: by device")] = "",
+    dim: Annotated[int, typer.Option(help="DIM of the dcgan (64: the paper's)")] = 64,
+    arch: Annotated[str, typer.Option(help="dcgan | mlp")] = "dcgan",
+    flops: Annotated[bool, typer.Option(help="count the FLOPs of one step (5 counted steps per batch size)")] = True,
+    naive_loop: Annotated[bool, typer.Option("--naive/--no-naive", help="measure the naive baseline")] = True,
+    profile_to: Annotated[Path | None, typer.Option(help="write the kernel profile of the fast eager step here")] = None,
+    out: Annotated[Path, typer.Option(help="JSON of the figures")] = ROOT / "bench/results/speed.json",
+) -> None:
+    dev = resolve_device(device)
+    if not variants:
+        variants = ("fp32/none,tf32/none,bf16/none,tf32/graph,bf16/graph,bf16/graph/nhwc" if dev.type == "cuda"
+                    else "fp32/none,bf16/none")
+    # precision/compile[/layout]: layout nchw (the train stage's) or nhwc (channels_last)
+    pairs = [tuple(v.split("/")) + (("nchw",) if v.count("/") == 1 else ()) for v in variants.split(",")]
+    model = ModelConfig(arch=arch, dim=dim, z_dim=64, noise="uniform")
+    mnist = load_mnist(data)
+    x_cpu = to_model_range(mnist["x_train"])
+    images, held_out = x_cpu.to(dev), to_model_range(mnist["x_test"][:256]).to(dev)
+    default = "/".join(AUTO[dev.type])
+    result = {"benchmark": "speed", "device": device_name(dev), "torch": torch.__version__,
+              "cuda": torch.version.cuda, "python": platform.python_version(), "loss": "wgan-gp",
+              "objective": WGAN_GP.model_dump(), "model": model.model_dump(), "default_variant": default,
+              "img_per_s_counts": "real images consumed by the critic: batch x critic steps", "rows": []}
+    print(f"{result['device']}, torch {torch.__version__}: wgan-gp {arch} dim {dim}, 5 critic steps")
+    for batch in (int(b) for b in batches.split(",")):
+        n = max(warmup + (40 if dev.type == "cuda" else 3), steps * 64 // batch)
+        rows = []
+        try:
+            if not naive_loop:
+                raise RuntimeError("not measured (--no-naive)")
+            sps = naive(x_cpu, model, batch, n, warmup, dev)
+            rows.append({"loop": "naive", "precision": "torch default", "compile": "none", "steps_per_s": sps})
+        except Exception as e:   # keep the other figures
+            rows.append({"loop": "naive", "error": f"{type(e).__name__}: {e}"})
+        for precision, compile, layout in pairs:
+            row = {"loop": "project", "precision": precision, "compile": compile, "layout": layout}
+            try:
+                rows.append({**row, "steps_per_s": project(images, held_out, model, batch, n, warmup, dev, precision,
+                                                           compile, layout)})
+            except Exception as e:
+                rows.append({**row, "error": f"{type(e).__name__}: {str(e)[:300]}"})
+        base = next((r["steps_per_s"] for r in rows if r["loop"] == "naive" and "steps_per_s" in r), None)
+        for r in rows:
+            r.update(batch=batch, timed_steps=n - warmup)
+            if "steps_per_s" in r:
+                r["img_per_s"] = round(r["steps_per_s"] * batch * WGAN_GP.critic_steps, 1)
+                r["steps_per_s"] = round(r["steps_per_s"], 2)
+                r["vs_naive"] = round(r["img_per_s"] / (base * batch * WGAN_GP.critic_steps), 2) if base else None
+                r["default"] = (r["loop"] == "project" and f"{r['precision']}/{r['compile']}" == default
+                                and r["layout"] == "nchw")
+            label = f"{r['loop']} {r.get('precision', '')}/{r.get('compile', '')}/{r.get('layout', '')}"
+            print(f"  batch {batch:5d}  {label:28s} " + (f"{r['img_per_s']:>10,.0f} img/s  {r['vs_naive']}x naive"
+                                                        if "img_per_s" in r else r["error"]), flush=True)
+        result["rows"] += rows
+        if flops:
+            result.setdefault("flops_per_step", {})[str(batch)] = fl = flops_per_step(images, held_out, model, batch, dev)
+            best = max(r.get("steps_per_s", 0) for r in rows)
+            print(f"  batch {batch:5d}  {fl / 1e9:.2f} GFLOP per step: the fastest variant runs at "
+                  f"{fl * best / 1e12:.1f} TFLOP/s")
+        if profile_to is not None:
+            precision = AUTO[dev.type][0]
+            table = kernel_profile(images, held_out, model, batch, dev, precision, 20)
+            profile_to.parent.mkdir(parents=True, exist_ok=True)
+            with open(profile_to, "a") as fh:
+                fh.write(f"# batch {batch}, {precision} eager, 20 steps (the last with diagnostics)\n{table}\n")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2) + "\n")   # after each batch size: partial figures survive
+    if dev.type == "cuda":
+        result["peak_mem_mb"] = round(torch.cuda.max_memory_allocated(dev) / 2**20, 1)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"-> {out}")
+
+
+if __name__ == "__main__":
+    typer.run(main)

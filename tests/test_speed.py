@@ -1,0 +1,104 @@
+"""The fast path's CPU-testable parts: what `auto` picks per device, bf16 on the CPU, the static-buffer step,
+and one experiment per GPU (the claim logic, with faked GPUs)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import torch
+
+from ganpipe.config import ModelConfig, Objective, TrainConfig
+from ganpipe.runtime import claim_gpu, release_gpus, speed_settings
+from ganpipe.train import fit_mnist
+
+CPU, CUDA = torch.device("cpu"), torch.device("cuda")   # a device object needs no GPU
+
+
+@pytest.mark.parametrize(("precision", "compile", "device", "expected"), [
+    ("auto", "auto", CPU, ("fp32", False)),
+    ("auto", "auto", CUDA, ("bf16", True)),
+    ("tf32", "none", CUDA, ("tf32", False)),
+    ("bf16", "auto", CPU, ("bf16", False)),
+])
+def test_auto_picks_the_safe_setting_of_each_device(precision, compile, device, expected):
+    assert speed_settings(precision, compile, device) == expected
+
+
+def test_a_cuda_graph_on_the_cpu_is_refused_by_name():
+    with pytest.raises(ValueError, match="train.compile: graph needs a CUDA device, and this run trains on cpu"):
+        speed_settings("auto", "graph", CPU)
+
+
+def _fit(precision: str, steps: int = 3, loss: str = "wgan-gp"):
+    torch.manual_seed(0)
+    images = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    logged = []
+    obj = Objective(optimizer="adam", lr=1e-4, betas=(0.5, 0.9), critic_steps=2, gp_weight=10.0)
+    G, D = fit_mnist(images, images[:8], model_cfg=ModelConfig(z_dim=4, dim=4), loss=loss, obj=obj,
+                     cfg=TrainConfig(steps=steps, batch_size=8, log_every=1, checkpoint_every=0, precision=precision),
+                     device=CPU, generator=torch.Generator().manual_seed(0),
+                     log=lambda step, values: logged.append(values))
+    return G, logged
+
+
+def test_bf16_trains_with_finite_losses_and_keeps_the_weights_in_fp32():
+    G, logged = _fit("bf16")
+    assert len(logged) == 3 and all(torch.isfinite(torch.tensor(list(v.values()))).all() for v in logged)
+    assert {p.dtype for p in G.parameters()} == {torch.float32}
+    fp32 = _fit("fp32")[1]
+    assert logged[0]["loss_d"] != fp32[0]["loss_d"]                                # bf16 really ran
+    assert logged[0]["loss_d"] == pytest.approx(fp32[0]["loss_d"], rel=0.05, abs=0.05)   # and agrees closely
+
+
+def test_tf32_is_fp32_on_the_cpu():
+    assert _fit("tf32")[1] == _fit("fp32")[1]
+
+
+def test_the_divergence_check_names_the_first_bad_step_of_each_loss():
+    from ganpipe.train import _divergence_message
+
+    last = {"step": 4, "loss_d": 1.0, "loss_g": 2.0}
+    assert _divergence_message([7, 9], last).startswith("non-finite loss_d at step 7; last finite values at step 4")
+    assert _divergence_message([0, 5], None) == "non-finite loss_g at step 5; no finite values were logged before it"
+    assert _divergence_message([6, 6], None).startswith("non-finite loss_d and loss_g at step 6")
+
+
+@pytest.fixture
+def locks(tmp_path):
+    yield tmp_path / "locks"
+    release_gpus()
+
+
+def test_each_process_claims_its_own_gpu(locks):
+    assert claim_gpu(["gpu-a", "gpu-b"], locks) == 0
+    assert claim_gpu(["gpu-a", "gpu-b"], locks) == 1   # a second claim (as another worker) gets the other card
+
+
+def test_a_claim_waits_while_every_gpu_is_held_and_takes_the_first_freed(locks, capfd):
+    claim_gpu(["gpu-a"], locks)
+    got = []
+    worker = threading.Thread(target=lambda: got.append(claim_gpu(["gpu-a"], locks, poll_s=0.05)))
+    worker.start()
+    time.sleep(0.5)
+    assert got == [] and worker.is_alive()               # waiting, not sharing
+    release_gpus()                                        # the first run ends
+    worker.join(timeout=10)
+    assert got == [0]
+    assert "waiting for a free GPU: all 1 are held by other ganpipe runs" in capfd.readouterr().err
+
+
+def test_a_killed_run_frees_its_gpu(locks):
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from ganpipe.runtime import claim_gpu; "
+                               f"print(claim_gpu(['gpu-a', 'gpu-b'], __import__('pathlib').Path({str(locks)!r})), "
+                               "flush=True); time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "0"
+        assert claim_gpu(["gpu-a", "gpu-b"], locks) == 1
+    finally:
+        holder.kill()   # SIGKILL: no clean-up code runs, the kernel drops the lock
+        holder.wait()
+    release_gpus()
+    assert claim_gpu(["gpu-a", "gpu-b"], locks) == 0
