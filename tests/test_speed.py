@@ -102,3 +102,21 @@ def test_a_killed_run_frees_its_gpu(locks):
         holder.wait()
     release_gpus()
     assert claim_gpu(["gpu-a", "gpu-b"], locks) == 0
+
+
+def test_resolve_device_spreads_processes_over_faked_gpus(locks, monkeypatch):
+    from types import SimpleNamespace
+
+    from ganpipe import runtime
+
+    chosen = []
+    monkeypatch.setenv("GANPIPE_GPU_LOCKS", str(locks))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda i: SimpleNamespace(uuid=f"GPU-fake-{i}"))
+    monkeypatch.setattr(torch.cuda, "set_device", chosen.append)
+    devices = [runtime.resolve_device("auto") for _ in range(3)]   # three workers, as `dvc queue start -j 3`
+    assert devices == [torch.device("cuda", i) for i in range(3)] and chosen == [0, 1, 2]
+    assert sorted(p.name for p in locks.iterdir()) == [f"GPU-fake-{i}.lock" for i in range(3)]
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert runtime.resolve_device("cuda") == torch.device("cuda")   # one visible GPU: nothing to claim
