@@ -120,8 +120,9 @@ def train(
             precision, graph = speed_settings(p.train.precision, p.train.compile, device)
             live.summary.update({"train_wall_s": round(wall, 2),
                                  "img_per_s": round((p.train.steps - start) * imgs_per_step / wall, 1),
-                                 "peak_mem_mb": round(peak_mb, 1), "device": device_name(device),
-                                 "precision": precision, "compile": "graph" if graph else "none"})
+                                 "peak_mem_mb": round(peak_mb, 1), "train_device": device_name(device),
+                                 # prefixed: eval.json's `precision` (P/R) must stay one column in `dvc exp show`
+                                 "train_precision": precision, "train_compile": "graph" if graph else "none"})
             with atomic_path(out) as tmp:
                 torch.save(checkpoint(G, p.model), tmp)
             f.update(device=device_name(device), torch=torch.__version__, loss=p.loss, arch=p.model.arch,

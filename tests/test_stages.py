@@ -215,3 +215,14 @@ def test_same_params_on_cpu_give_identical_samples_and_metrics(pipeline, tmp_pat
         assert r.exit_code == 0, r.output
     assert (again["gen"] / "samples.npz").read_bytes() == (pipeline["gen"] / "samples.npz").read_bytes()
     assert again["eval.json"].read_bytes() == pipeline["eval"].read_bytes()
+
+
+def test_train_logs_its_speed_under_names_no_other_metrics_file_uses(pipeline):
+    import json
+
+    train = json.loads((pipeline["live"] / "metrics.json").read_text())
+    assert train["img_per_s"] > 0 and train["peak_mem_mb"] > 0
+    assert (train["train_precision"], train["train_compile"]) == ("fp32", "none")
+    assert train["train_device"].startswith("cpu")
+    # a name shared with eval.json would split that metric into two columns in `dvc exp show` (and compare)
+    assert set(train) & set(json.loads(pipeline["eval"].read_text())) == set()
