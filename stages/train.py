@@ -52,7 +52,7 @@ def train(
         fail(str(e))
     try:   # before any output exists, so a refused run leaves nothing behind
         check_batch_size(p.train.batch_size, len(mnist["x_train"]))
-        speed_settings(p.train.precision, p.train.compile, device)
+        precision, graph = speed_settings(p.train.precision, p.train.compile, device)
     except ValueError as e:
         fail(f"{params}: {e}")
     set_threads(p.train.threads)
@@ -117,7 +117,6 @@ def train(
                      "lower lr or pick another loss")
             wall = time.perf_counter() - t0
             peak_mb = (torch.cuda.max_memory_allocated(device) if device.type == "cuda" else _peak_rss()) / 2**20
-            precision, graph = speed_settings(p.train.precision, p.train.compile, device)
             live.summary.update({"train_wall_s": round(wall, 2),
                                  "img_per_s": round((p.train.steps - start) * imgs_per_step / wall, 1),
                                  "peak_mem_mb": round(peak_mb, 1), "train_device": device_name(device),

@@ -58,25 +58,20 @@ class Step:
         self.first_bad = torch.zeros(2, dtype=torch.long, device=device)   # (loss_d, loss_g); 0 = finite so far
 
     def draw(self, real: Sampler, noise: Sampler, generator: torch.Generator) -> None:
-        b, cs, gp = self.batch_size, self.obj.critic_steps, self.obj.gp_weight > 0
-        draws = []
-        for _ in range(cs):
-            real_batch, z = real(b), noise(b)
-            eps = torch.rand(b, *([1] * (real_batch.dim() - 1)), generator=generator, device=real_batch.device) \
-                if gp else None
-            draws.append((real_batch, z, eps))
-        draws_g = noise(b)
-        if not self.buffers:
-            self.buffers = {"real": torch.empty(cs, *draws[0][0].shape, device=self.device),
-                            "z": torch.empty(cs + 1, *draws_g.shape, device=self.device)}
-            if gp:
-                self.buffers["eps"] = torch.empty(cs, *draws[0][2].shape, device=self.device)
-        for k, (real_batch, z, eps) in enumerate(draws):
-            self.buffers["real"][k].copy_(real_batch)
-            self.buffers["z"][k].copy_(z)
-            if gp:
-                self.buffers["eps"][k].copy_(eps)
-        self.buffers["z"][cs].copy_(draws_g)
+        b, cs = self.batch_size, self.obj.critic_steps
+        for k in range(cs):   # per critic step: real batch, noise, the penalty's eps: the loop's historic order
+            real_batch = self._put("real", k, cs, real(b))
+            self._put("z", k, cs + 1, noise(b))
+            if self.obj.gp_weight > 0:
+                self._put("eps", k, cs, torch.rand(b, *([1] * (real_batch.dim() - 1)), generator=generator,
+                                                   device=real_batch.device))
+        self._put("z", cs, cs + 1, noise(b))
+
+    def _put(self, name: str, k: int, slots: int, value: Tensor) -> Tensor:
+        if name not in self.buffers:   # allocated at the first draw, then only written: a graph's inputs stay put
+            self.buffers[name] = torch.empty(slots, *value.shape, dtype=value.dtype, device=self.device)
+        self.buffers[name][k].copy_(value)
+        return value
 
     def _autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16, cache_enabled=False)
