@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from ganpipe.compare import differing_params, leaderboard
+from ganpipe.report import Section, write_report
 
 EXPS = pd.DataFrame([
     {"experiment": "main", "lr": None, "fld": math.nan, "recall": math.nan},
@@ -19,8 +20,21 @@ EXPS = pd.DataFrame([
 def test_the_leaderboard_puts_the_best_first_and_the_unscored_last():
     board = leaderboard(EXPS, "fld", ["recall"])
     assert board["experiment"].tolist() == ["c", "b", "a", "main"]
-    assert board["rank"].tolist() == ["1", "2", "3", "—"]
-    assert board.loc[3, "fld"] == "—" and board.loc[0, "recall"] == "0.2" and board.loc[2, "fld"] == "932.6"
+    assert board["rank"].tolist()[:3] == [1, 2, 3] and math.isnan(board.loc[3, "rank"])
+    assert math.isnan(board.loc[3, "fld"]) and board.loc[0, "recall"] == 0.2
+
+
+def test_a_report_table_shows_missing_values_as_a_dash_and_numbers_to_4_digits(tmp_path):
+    board = leaderboard(EXPS.assign(fld=EXPS["fld"] * 1.000123), "fld", ["recall", "lr"])
+    write_report(tmp_path, "t", "s", [Section("Leaderboard", table=board)], dpi=50)
+    md = (tmp_path / "report.md").read_text().splitlines()
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in md if line.startswith("|")]
+    assert cells[0] == ["rank", "experiment", "fld", "recall", "lr"]
+    assert cells[2] == ["1", "c", "12", "0.2", "0.0003"]
+    assert cells[4] == ["3", "a", "932.7", "0", "0.0001"]
+    assert cells[5] == ["—", "main", "—", "—", "—"]
+    page = (tmp_path / "index.html").read_text()
+    assert "<td>932.7</td>" in page and page.count("<td>—</td>") == 4 and "nan" not in page.lower()
 
 
 def test_higher_is_better_metrics_sort_descending():

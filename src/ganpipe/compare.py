@@ -17,23 +17,16 @@ HIGHER_IS_BETTER = {"is_score", "precision", "recall", "density", "coverage", "m
 def leaderboard(exps: pd.DataFrame, metric: str, columns: list[str]) -> pd.DataFrame:
     """exps: one row per experiment, column "experiment" plus params and metrics. Sorted best first by `metric`
     (ascending unless higher is better), then by name; `columns` (those present) follow it. An experiment
-    without the metric (the baseline commit when its outputs are not in the cache, say) comes last, unranked,
-    with "—" for what it lacks."""
+    without the metric (the baseline commit when its outputs are not in the cache, say) comes last, with no
+    rank (NaN; report.write_report shows missing values as "—")."""
     if metric not in exps.columns:
         raise ValueError(f"no experiment has the metric {metric!r}; try one of "
                          f"{', '.join(sorted(c for c in columns if c in exps.columns)) or 'fld'}")
     ascending = metric not in HIGHER_IS_BETTER
     shown = ["experiment", metric] + [c for c in columns if c in exps.columns and c not in (metric, "experiment")]
     board = exps.sort_values([metric, "experiment"], ascending=[ascending, True], na_position="last")[shown]
-    scored = board[metric].notna().to_numpy()
-    board.insert(0, "rank", [str(i + 1) if ok else "—" for i, ok in enumerate(scored)])
-    return board.map(_cell).reset_index(drop=True)
-
-
-def _cell(value):
-    if isinstance(value, float):
-        return "—" if np.isnan(value) else f"{value:.4g}"
-    return "—" if value is None else value
+    board.insert(0, "rank", np.where(board[metric].notna(), np.arange(1, len(board) + 1), np.nan))
+    return board.reset_index(drop=True)
 
 
 def differing_params(exps: pd.DataFrame, params: list[str]) -> pd.DataFrame:
