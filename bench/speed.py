@@ -8,7 +8,8 @@ generator step, on the same device:
             each batch copied to the device, eager fp32 under torch's default settings, the losses read
             with .item() every step to print them
   project   ganpipe.train.fit_mnist, as the train stage calls it (diagnostics every train.log_every steps
-            included), for each train.precision x train.compile variant
+            included), for each train.precision x train.compile variant, with flags of the bench's own:
+            nhwc (channels-last) and fuse (Step's fewer-kernel critic update), not yet train stage params
 
 "img/s" counts real images consumed by the critic per second: batch x critic steps per generator step.
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import json
 import platform
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -36,12 +38,9 @@ from ganpipe.models import build_critic, build_generator  # noqa: E402
 from ganpipe.runtime import AUTO, device_name, resolve_device  # noqa: E402
 from ganpipe.train import fit_mnist  # noqa: E402
 
+from clock import StepClock, sync  # noqa: E402  (bench/, the script's own folder)
+
 WGAN_GP = Objective(optimizer="adam", lr=1e-4, betas=(0.5, 0.9), critic_steps=5, gp_weight=10.0)
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def torch_defaults() -> None:
@@ -102,22 +101,17 @@ def naive(x_train: torch.Tensor, model: ModelConfig, batch: int, steps: int, war
 
 
 def project(images: torch.Tensor, held_out: torch.Tensor, model: ModelConfig, batch: int, steps: int, warmup: int,
-            device: torch.device, precision: str, compile: str, layout: str = "nchw") -> float:
-    """The train stage's loop; returns generator steps per second over the steps after `warmup`."""
-    marks = {}
-
-    def on_step(step: int) -> None:
-        if step in (warmup, steps):
-            sync(device)
-            marks[step] = time.perf_counter()
-
+            device: torch.device, precision: str, compile: str, flags: frozenset[str] = frozenset()) -> float:
+    """The train stage's loop; returns generator steps per second over the steps after `warmup`.
+    flags: nhwc (channels-last weights and activations), fuse (Step's fewer-kernel critic update)."""
+    clock = StepClock(device, warmup, steps)
     torch.manual_seed(0)
     cfg = TrainConfig(steps=steps, batch_size=batch, log_every=50, checkpoint_every=0, device=device.type,
                       precision=precision, compile=compile)
     fit_mnist(images, held_out, model_cfg=model, loss="wgan-gp", obj=WGAN_GP, cfg=cfg, device=device,
-              generator=torch.Generator(device).manual_seed(0), on_step=on_step,
-              channels_last=layout == "nhwc")
-    return (steps - warmup) / (marks[steps] - marks[warmup])
+              generator=torch.Generator(device).manual_seed(0), on_step=clock,
+              channels_last="nhwc" in flags, fuse="fuse" in flags)
+    return clock.steps_per_s()
 
 
 def count_flops(images, held_out, model: ModelConfig, batch: int, device: torch.device, steps: int) -> float:
@@ -152,13 +146,13 @@ def flops_per_step(images, held_out, model: ModelConfig, batch: int, device: tor
 
 
 def kernel_profile(images, held_out, model: ModelConfig, batch: int, device: torch.device, precision: str,
-                   steps: int) -> str:
+                   steps: int, flags: frozenset[str]) -> str:
     """torch.profiler's table of the busiest kernels over `steps` eager steps (the last logs diagnostics)."""
     from torch.profiler import ProfilerActivity, profile
 
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
     with profile(activities=activities) as prof:
-        project(images, held_out, model, batch, steps, 1, device, precision, "none")
+        project(images, held_out, model, batch, steps, 1, device, precision, "none", flags)
     sort = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
     return prof.key_averages().table(sort_by=sort, row_limit=30, max_name_column_width=70)
 
@@ -169,20 +163,26 @@ def main(
     batches: Annotated[str, typer.Option(help="comma-separated batch sizes")] = "64,1024",
     steps: Annotated[int, typer.Option(help="generator steps per measurement at batch 64 (fewer at larger batches)")] = 400,
     warmup: Annotated[int, typer.Option(help="steps left out of each timing (at least 5: graph capture)")] = 20,
-    variants: Annotated[str, typer.Option(help="precision/compile pairs of the project loop; default: by device")] = "",
+    variants: Annotated[str, typer.Option(help="precision/compile[/flag...] of the project loop, flags nhwc and "
+                                                "fuse; default: by device")] = "",
+    repeat: Annotated[int, typer.Option(help="runs of each project variant (the median is reported)")] = 1,
     dim: Annotated[int, typer.Option(help="DIM of the dcgan (64: the paper's)")] = 64,
     arch: Annotated[str, typer.Option(help="dcgan | mlp")] = "dcgan",
     flops: Annotated[bool, typer.Option(help="count the FLOPs of one step (5 counted steps per batch size)")] = True,
     naive_loop: Annotated[bool, typer.Option("--naive/--no-naive", help="measure the naive baseline")] = True,
     profile_to: Annotated[Path | None, typer.Option(help="write the kernel profile of the fast eager step here")] = None,
+    profile_flags: Annotated[str, typer.Option(help="the profiled step's flags, e.g. fuse or nhwc/fuse")] = "",
     out: Annotated[Path, typer.Option(help="JSON of the figures")] = ROOT / "bench/results/speed.json",
 ) -> None:
     dev = resolve_device(device)
     if not variants:
-        variants = ("fp32/none,tf32/none,bf16/none,tf32/graph,bf16/graph,bf16/graph/nhwc" if dev.type == "cuda"
-                    else "fp32/none,bf16/none")
-    # precision/compile[/layout]: layout nchw (the train stage's) or nhwc (channels_last)
-    pairs = [tuple(v.split("/")) + (("nchw",) if v.count("/") == 1 else ()) for v in variants.split(",")]
+        variants = ("fp32/none,bf16/graph,bf16/graph/fuse,bf16/graph/nhwc,bf16/graph/nhwc/fuse"
+                    if dev.type == "cuda" else "fp32/none,fp32/none/fuse,bf16/none")
+    parsed = [(v.split("/")[0], v.split("/")[1], frozenset(v.split("/")[2:])) for v in variants.split(",")]
+    for _, _, flags in parsed:
+        if flags - {"nhwc", "fuse"}:
+            raise typer.BadParameter(f"unknown flags {sorted(flags - {'nhwc', 'fuse'})}; known: nhwc, fuse",
+                                     param_hint="--variants")
     model = ModelConfig(arch=arch, dim=dim, z_dim=64, noise="uniform")
     mnist = load_mnist(data)
     x_cpu = to_model_range(mnist["x_train"])
@@ -203,11 +203,15 @@ def main(
             rows.append({"loop": "naive", "precision": "torch default", "compile": "none", "steps_per_s": sps})
         except Exception as e:   # keep the other figures
             rows.append({"loop": "naive", "error": f"{type(e).__name__}: {e}"})
-        for precision, compile, layout in pairs:
-            row = {"loop": "project", "precision": precision, "compile": compile, "layout": layout}
+        for precision, compile, flags in parsed:
+            row = {"loop": "project", "precision": precision, "compile": compile,
+                   "layout": "nhwc" if "nhwc" in flags else "nchw", "fuse": "fuse" in flags}
             try:
-                rows.append({**row, "steps_per_s": project(images, held_out, model, batch, n, warmup, dev, precision,
-                                                           compile, layout)})
+                runs = [project(images, held_out, model, batch, n, warmup, dev, precision, compile, flags)
+                        for _ in range(repeat)]
+                rows.append({**row, "steps_per_s": statistics.median(runs),
+                             **({"runs_img_per_s": [round(r * batch * WGAN_GP.critic_steps) for r in runs]}
+                                if repeat > 1 else {})})
             except Exception as e:
                 rows.append({**row, "error": f"{type(e).__name__}: {str(e)[:300]}"})
         base = next((r["steps_per_s"] for r in rows if r["loop"] == "naive" and "steps_per_s" in r), None)
@@ -218,10 +222,12 @@ def main(
                 r["steps_per_s"] = round(r["steps_per_s"], 2)
                 r["vs_naive"] = round(r["img_per_s"] / (base * batch * WGAN_GP.critic_steps), 2) if base else None
                 r["default"] = (r["loop"] == "project" and f"{r['precision']}/{r['compile']}" == default
-                                and r["layout"] == "nchw")
-            label = f"{r['loop']} {r.get('precision', '')}/{r.get('compile', '')}/{r.get('layout', '')}"
-            print(f"  batch {batch:5d}  {label:28s} " + (f"{r['img_per_s']:>10,.0f} img/s  {r['vs_naive']}x naive"
-                                                        if "img_per_s" in r else r["error"]), flush=True)
+                                and r["layout"] == "nchw" and not r["fuse"])
+            label = r["loop"] + (f" {r['precision']}/{r['compile']}/{r['layout']}" + "/fuse" * r["fuse"]
+                                 if r["loop"] == "project" else "")
+            figure = (f"{r['img_per_s']:>10,.0f} img/s" + (f"  {r['vs_naive']}x naive" if r["vs_naive"] else "")
+                      if "img_per_s" in r else r["error"])
+            print(f"  batch {batch:5d}  {label:33s} {figure}", flush=True)
         result["rows"] += rows
         if flops:
             result.setdefault("flops_per_step", {})[str(batch)] = fl = flops_per_step(images, held_out, model, batch, dev)
@@ -230,10 +236,12 @@ def main(
                   f"{fl * best / 1e12:.1f} TFLOP/s")
         if profile_to is not None:
             precision = AUTO[dev.type][0]
-            table = kernel_profile(images, held_out, model, batch, dev, precision, 20)
+            flags = frozenset(filter(None, profile_flags.split("/")))
+            table = kernel_profile(images, held_out, model, batch, dev, precision, 20, flags)
             profile_to.parent.mkdir(parents=True, exist_ok=True)
             with open(profile_to, "a") as fh:
-                fh.write(f"# batch {batch}, {precision} eager, 20 steps (the last with diagnostics)\n{table}\n")
+                fh.write(f"# batch {batch}, {precision} eager {'/'.join(sorted(flags)) or 'plain'}, "
+                         f"20 steps (the last with diagnostics)\n{table}\n")
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result, indent=2) + "\n")   # after each batch size: partial figures survive
     if dev.type == "cuda":

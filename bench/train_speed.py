@@ -29,10 +29,7 @@ from ganpipe.runtime import device_name, resolve_device, seed_everything, set_th
 from ganpipe.sample import checkpoint, generate_images, save_grid_png  # noqa: E402
 from ganpipe.train import fit_mnist  # noqa: E402
 
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+from clock import StepClock  # noqa: E402  (bench/, the script's own folder)
 
 
 def main(
@@ -51,6 +48,8 @@ def main(
     clip: Annotated[float, typer.Option(help="override optim.clip (wgan)")] = 0.0,
     precision: Annotated[str, typer.Option(help="override train.precision: auto | fp32 | tf32 | bf16")] = "",
     compile: Annotated[str, typer.Option(help="override train.compile: auto | none | graph")] = "",
+    nhwc: Annotated[bool, typer.Option(help="channels-last weights and activations")] = False,
+    fuse: Annotated[bool, typer.Option(help="Step's fewer-kernel critic update")] = False,
     out: Annotated[Path, typer.Option(help="JSON of the figures")] = ROOT / "bench/results/train_speed.json",
 ) -> None:
     p = load_params(params)
@@ -68,26 +67,20 @@ def main(
     mnist = load_mnist(data)
     images = to_model_range(mnist["x_train"]).to(dev)
     held_out = to_model_range(mnist["x_test"][:256]).to(dev)
-    marks: dict[str, float] = {}
-
-    def on_step(step: int) -> None:
-        if step in (warmup, cfg.steps):
-            sync(dev)
-            marks[str(step)] = time.perf_counter()
-
+    clock = StepClock(dev, warmup, cfg.steps)
     t0 = time.perf_counter()
     history: list[dict[str, float]] = []
     G, _ = fit_mnist(images, held_out, model_cfg=p.model, loss=p.loss, obj=obj, cfg=cfg, device=dev,
-                     generator=seed_everything(p.seed, dev), on_step=on_step,
-                     log=lambda step, values: history.append({"step": step, **values}))
+                     generator=seed_everything(p.seed, dev), on_step=clock,
+                     log=lambda step, values: history.append({"step": step, **values}), channels_last=nhwc, fuse=fuse)
     wall = time.perf_counter() - t0
     timed = cfg.steps - warmup
-    steps_per_s = timed / (marks[str(cfg.steps)] - marks[str(warmup)])
+    steps_per_s = clock.steps_per_s()
     result = {
         "benchmark": "train_speed", "device": device_name(dev), "torch": torch.__version__,
         "python": platform.python_version(), "loss": p.loss, "objective": obj.model_dump(),
         "model": p.model.model_dump(), "batch_size": cfg.batch_size,
-        "precision_compile": speed_settings(cfg.precision, cfg.compile, dev), "steps": cfg.steps, "warmup_steps": warmup,
+        "precision_compile": speed_settings(cfg.precision, cfg.compile, dev), "nhwc": nhwc, "fuse": fuse, "steps": cfg.steps, "warmup_steps": warmup,
         "steps_per_s": round(steps_per_s, 2), "img_per_s": round(steps_per_s * cfg.batch_size * obj.critic_steps, 1),
         "wall_s": round(wall, 2),
         "peak_mem_mb": round(torch.cuda.max_memory_allocated(dev) / 2**20, 1) if dev.type == "cuda" else None,

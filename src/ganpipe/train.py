@@ -44,14 +44,20 @@ class Step:
     in the order the loop has always drawn them; `__call__()` is pure device work with no host sync and no
     random draw, so CUDA can capture it as one graph (`Graphed`) and replay it. Its outputs stay on the
     device: the last losses, G's gradient norm, and for each loss the first step at which it was non-finite.
+
+    fuse: fewer kernels per critic update, for the launch-bound GPU step. Real and fake go through the critic
+    in one pass (when it has no batch norm, so each sample's score is its own), and under bf16 each weight is
+    cast once per update instead of once per pass. The same arithmetic up to rounding. On the CPU it gains
+    nothing (bench/NOTES.md), so the train stage leaves it off; on CUDA it awaits its measurement.
     """
 
     def __init__(self, G: nn.Module, D: nn.Module, opt_g, opt_d, *, loss: str, obj: Objective, batch_size: int,
-                 precision: str, device: torch.device, start: int):
+                 precision: str, device: torch.device, start: int, fuse: bool = False):
         self.G, self.D, self.opt_g, self.opt_d = G, D, opt_g, opt_d
         self.loss, self.obj, self.batch_size = loss, obj, batch_size
         self.device = device
-        self.bf16 = precision == "bf16"
+        self.bf16, self.fuse = precision == "bf16", fuse
+        self.concat = fuse and not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in D.modules())
         self.buffers: dict[str, Tensor] = {}
         self.loss_d, self.loss_g, self.gradnorm_g = (torch.zeros((), device=device) for _ in range(3))
         self.step = torch.full((), start, dtype=torch.long, device=device)
@@ -74,20 +80,23 @@ class Step:
         return value
 
     def _autocast(self):
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16, cache_enabled=False)
+        # the cache lives for one `with` block: the weights do not change inside one
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16, cache_enabled=self.fuse)
 
     def __call__(self) -> None:
         G, D, obj, buf = self.G, self.D, self.obj, self.buffers
         D.requires_grad_(True)
         for k in range(obj.critic_steps):
             real_batch = buf["real"][k]
-            with torch.no_grad(), self._autocast():
-                fake = G(buf["z"][k])
             with self._autocast():
-                score_real, score_fake = D(real_batch), D(fake)
-            loss_d = critic_loss(self.loss, score_real.float(), score_fake.float())   # losses in fp32
-            if obj.gp_weight > 0:
-                with self._autocast():   # the penalty's norm and square are taken in fp32 (gradient_penalty)
+                with torch.no_grad():
+                    fake = G(buf["z"][k])
+                if self.concat:
+                    score_real, score_fake = D(torch.cat([real_batch, fake])).chunk(2)
+                else:
+                    score_real, score_fake = D(real_batch), D(fake)
+                loss_d = critic_loss(self.loss, score_real.float(), score_fake.float())   # losses in fp32
+                if obj.gp_weight > 0:   # the penalty's norm and square are taken in fp32 (gradient_penalty)
                     loss_d = loss_d + obj.gp_weight * gradient_penalty(D, real_batch, fake, eps=buf["eps"][k])
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
@@ -156,6 +165,7 @@ def train_gan(
     on_checkpoint: Callable[[int, dict], None] = lambda step, state: None,
     precision: str = "fp32",
     graph: bool = False,
+    fuse: bool = False,
 ) -> None:
     """Trains G and D in place. One step = obj.critic_steps critic updates, then one generator update.
 
@@ -175,11 +185,10 @@ def train_gan(
     could record it.
 
     precision: fp32 | tf32 | bf16 (autocast; losses and the gradient penalty in fp32), set up by the caller
-    (runtime.set_precision). graph: capture the step as a CUDA graph (CUDA only).
+    (runtime.set_precision). graph: capture the step as a CUDA graph (CUDA only: runtime.speed_settings
+    refuses it elsewhere). fuse: see Step.
     """
     device = held_out.device
-    if graph and device.type != "cuda":
-        raise ValueError(f"train.compile: graph needs a CUDA device, not {device.type}")
     opt_g = make_optimizer(G.parameters(), obj, device, capturable=graph)
     opt_d = make_optimizer(D.parameters(), obj, device, capturable=graph)
     start, last_logged = 0, None
@@ -193,7 +202,7 @@ def train_gan(
     G.train()
     D.train()
     one = Step(G, D, opt_g, opt_d, loss=loss, obj=obj, batch_size=batch_size, precision=precision,
-               device=device, start=start)
+               device=device, start=start, fuse=fuse)
     run = Graphed(one) if graph else one
     for step in range(start + 1, steps + 1):
         one.draw(real, noise, generator)
@@ -255,11 +264,12 @@ def fit_mnist(images: Tensor, held_out: Tensor, *, model_cfg: ModelConfig, loss:
               on_step: Callable[[int], None] = lambda step: None,
               G: nn.Module | None = None, state: dict | None = None,
               on_checkpoint: Callable[[int, dict], None] = lambda step, state: None,
-              channels_last: bool = False) -> tuple[nn.Module, nn.Module]:
+              channels_last: bool = False, fuse: bool = False) -> tuple[nn.Module, nn.Module]:
     """The MNIST GAN: builds the networks of `model_cfg` on `device` (or trains a given G) and trains them.
     images, held_out: (N, 1, 28, 28) in [-1, 1], already on `device`, sampled with replacement on the device.
     channels_last: NHWC weights and activations, the layout cuDNN's bf16 kernels read (it spares a transpose
-    around each convolution); off by default, as its H100 figures disagree between runs (bench/NOTES.md)."""
+    around each convolution); off by default, as its H100 figures disagree between runs (bench/NOTES.md).
+    fuse: see Step; off by default until the H100 measures it (bench/NOTES.md)."""
     check_batch_size(cfg.batch_size, len(images))
     G = (G if G is not None else build_generator(model_cfg)).to(device)
     # batch norm in the critic only for the clipped wgan, as in the WGAN-GP paper's code: it would break the
@@ -275,5 +285,5 @@ def fit_mnist(images: Tensor, held_out: Tensor, *, model_cfg: ModelConfig, loss:
               loss=loss, obj=obj, steps=cfg.steps, batch_size=cfg.batch_size, log_every=cfg.log_every,
               generator=generator, held_out=held_out, log=log, on_step=on_step,
               state=state, checkpoint_every=cfg.checkpoint_every, on_checkpoint=on_checkpoint,
-              precision=precision, graph=graph)
+              precision=precision, graph=graph, fuse=fuse)
     return G, D
