@@ -157,6 +157,24 @@ def kernel_profile(images, held_out, model: ModelConfig, batch: int, device: tor
     return prof.key_averages().table(sort_by=sort, row_limit=30, max_name_column_width=70)
 
 
+FLAGS = ("nhwc", "fuse")
+
+
+def parse_flags(flags: list[str], option: str) -> frozenset[str]:
+    if unknown := sorted(set(flags) - set(FLAGS)):
+        raise typer.BadParameter(f"unknown flags {unknown}; known: {', '.join(FLAGS)}", param_hint=option)
+    return frozenset(flags)
+
+
+def parse_variant(variant: str) -> tuple[str, str, frozenset[str]]:
+    """precision/compile[/flag...], e.g. bf16/graph/nhwc/fuse."""
+    parts = variant.split("/")
+    if len(parts) < 2:
+        raise typer.BadParameter(f"{variant!r} is not precision/compile[/flag...], e.g. bf16/graph/fuse",
+                                 param_hint="--variants")
+    return parts[0], parts[1], parse_flags(parts[2:], "--variants")
+
+
 def main(
     data: Annotated[Path, typer.Option(help="mnist.npz from the fetch stage")] = ROOT / "data/mnist/mnist.npz",
     device: Annotated[str, typer.Option(help="auto | cpu | cuda")] = "auto",
@@ -165,7 +183,7 @@ def main(
     warmup: Annotated[int, typer.Option(help="steps left out of each timing (at least 5: graph capture)")] = 20,
     variants: Annotated[str, typer.Option(help="precision/compile[/flag...] of the project loop, flags nhwc and "
                                                 "fuse; default: by device")] = "",
-    repeat: Annotated[int, typer.Option(help="runs of each project variant (the median is reported)")] = 1,
+    repeat: Annotated[int, typer.Option(help="runs of each project variant (median; of two: their mean)")] = 1,
     dim: Annotated[int, typer.Option(help="DIM of the dcgan (64: the paper's)")] = 64,
     arch: Annotated[str, typer.Option(help="dcgan | mlp")] = "dcgan",
     flops: Annotated[bool, typer.Option(help="count the FLOPs of one step (5 counted steps per batch size)")] = True,
@@ -178,11 +196,8 @@ def main(
     if not variants:
         variants = ("fp32/none,bf16/graph,bf16/graph/fuse,bf16/graph/nhwc,bf16/graph/nhwc/fuse"
                     if dev.type == "cuda" else "fp32/none,fp32/none/fuse,bf16/none")
-    parsed = [(v.split("/")[0], v.split("/")[1], frozenset(v.split("/")[2:])) for v in variants.split(",")]
-    for _, _, flags in parsed:
-        if flags - {"nhwc", "fuse"}:
-            raise typer.BadParameter(f"unknown flags {sorted(flags - {'nhwc', 'fuse'})}; known: nhwc, fuse",
-                                     param_hint="--variants")
+    parsed = [parse_variant(v.strip()) for v in variants.split(",")]
+    profiled_flags = parse_flags(profile_flags.split("/") if profile_flags else [], "--profile-flags")
     model = ModelConfig(arch=arch, dim=dim, z_dim=64, noise="uniform")
     mnist = load_mnist(data)
     x_cpu = to_model_range(mnist["x_train"])
@@ -236,7 +251,7 @@ def main(
                   f"{fl * best / 1e12:.1f} TFLOP/s")
         if profile_to is not None:
             precision = AUTO[dev.type][0]
-            flags = frozenset(filter(None, profile_flags.split("/")))
+            flags = profiled_flags
             table = kernel_profile(images, held_out, model, batch, dev, precision, 20, flags)
             profile_to.parent.mkdir(parents=True, exist_ok=True)
             with open(profile_to, "a") as fh:

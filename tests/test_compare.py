@@ -25,16 +25,19 @@ def test_the_leaderboard_puts_the_best_first_and_the_unscored_last():
 
 
 def test_a_report_table_shows_missing_values_as_a_dash_and_numbers_to_4_digits(tmp_path):
-    board = leaderboard(EXPS.assign(fld=EXPS["fld"] * 1.000123), "fld", ["recall", "lr"])
+    exps = EXPS.assign(fld=EXPS["fld"] * 1.000123, loss=["ns", None, "wgan", "ns"])   # loss: an object column
+    board = leaderboard(exps, "fld", ["recall", "lr", "loss"])
     write_report(tmp_path, "t", "s", [Section("Leaderboard", table=board)], dpi=50)
     md = (tmp_path / "report.md").read_text().splitlines()
     cells = [[c.strip() for c in line.strip("|").split("|")] for line in md if line.startswith("|")]
-    assert cells[0] == ["rank", "experiment", "fld", "recall", "lr"]
-    assert cells[2] == ["1", "c", "12", "0.2", "0.0003"]
-    assert cells[4] == ["3", "a", "932.7", "0", "0.0001"]
-    assert cells[5] == ["—", "main", "—", "—", "—"]
+    assert cells[0] == ["rank", "experiment", "fld", "recall", "lr", "loss"]
+    assert cells[2] == ["1", "c", "12", "0.2", "0.0003", "ns"]
+    assert cells[3] == ["2", "b", "38.9", "0.85", "0.0002", "—"]
+    assert cells[4] == ["3", "a", "932.7", "0", "0.0001", "wgan"]
+    assert cells[5] == ["—", "main", "—", "—", "—", "ns"]
     page = (tmp_path / "index.html").read_text()
-    assert "<td>932.7</td>" in page and page.count("<td>—</td>") == 4 and "nan" not in page.lower()
+    assert "<td>932.7</td>" in page and page.count("<td>—</td>") == 5
+    assert "nan" not in page.lower() and "none" not in page.lower()
 
 
 def test_higher_is_better_metrics_sort_descending():

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from ganpipe.config import ModelConfig, Objective, TrainConfig
-from ganpipe.models import build_generator
+from ganpipe.models import build_critic, build_generator
 from ganpipe.runtime import claim_gpu, release_gpus, speed_settings
-from ganpipe.train import fit_mnist
+from ganpipe.train import Step, fit_mnist
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")   # a device object needs no GPU
 
@@ -78,6 +78,23 @@ def test_the_fused_bf16_step_strays_from_fp32_no_further_than_the_plain_one():
     plain, fused = _weights(_fit("bf16", steps=4)[0]), _weights(_fit("bf16", steps=4, fuse=True)[0])
     assert not torch.equal(plain, fused)
     assert (fused - fp32).norm() < 1.25 * (plain - fp32).norm()
+
+
+@pytest.mark.parametrize(("batchnorm", "fuse", "joint"), [(False, False, False), (False, True, True),
+                                                         (True, True, False)])
+def test_fuse_scores_real_and_fake_in_one_critic_pass_unless_the_critic_has_batch_norm(batchnorm, fuse, joint):
+    cfg, b = ModelConfig(z_dim=4, dim=4), 8
+    obj = Objective(optimizer="adam", lr=1e-4, betas=(0.5, 0.9), critic_steps=2, gp_weight=10.0)
+    G, D = build_generator(cfg), build_critic(cfg, batchnorm=batchnorm)
+    batches = []
+    D.register_forward_hook(lambda module, inputs, output: batches.append(len(inputs[0])))
+    step = Step(G, D, torch.optim.Adam(G.parameters()), torch.optim.Adam(D.parameters()), loss="wgan-gp", obj=obj,
+                batch_size=b, precision="fp32", device=CPU, start=0, fuse=fuse)
+    gen = torch.Generator().manual_seed(0)
+    step.draw(lambda n: torch.rand(n, 1, 28, 28, generator=gen), lambda n: torch.rand(n, 4, generator=gen), gen)
+    step()
+    per_update = [2 * b, b] if joint else [b, b, b]   # (real+fake or real, fake), then the penalty's interpolates
+    assert batches == per_update * obj.critic_steps + [b]   # and G's step
 
 
 def test_fuse_keeps_a_batch_norm_critic_on_separate_passes():

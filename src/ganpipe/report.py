@@ -219,9 +219,10 @@ def write_report(out_dir: Path, title: str, subtitle: str, sections: list[Sectio
             body.append(f"<p>{s.text}</p>")  # trusted text written by the report stage, may hold <code>
             md += [_md(s.text), ""]
         if s.table is not None:   # numbers to 4 significant digits, a missing value (NaN, None) as "—"
-            body.append(s.table.to_html(index=False, border=0, float_format=lambda v: f"{v:.4g}", na_rep="—"))
-            blanked = s.table.astype(object).where(s.table.notna(), None)   # tabulate's missingval takes None
-            md += [blanked.to_markdown(index=False, floatfmt=".4g", missingval="—"), ""]
+            cells = s.table.astype(object)
+            body.append(cells.where(s.table.notna(), "—").to_html(index=False, border=0,
+                                                                   float_format=lambda v: f"{v:.4g}"))
+            md += [cells.where(s.table.notna(), None).to_markdown(index=False, floatfmt=".4g", missingval="—"), ""]
         for stem, fig in s.figures:
             png = _png(fig, dpi)
             with atomic_path(fig_dir / f"{stem}.png") as tmp:

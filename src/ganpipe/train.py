@@ -57,6 +57,7 @@ class Step:
         self.loss, self.obj, self.batch_size = loss, obj, batch_size
         self.device = device
         self.bf16, self.fuse = precision == "bf16", fuse
+        # a joint pass needs per-sample scores: batch norm, the only cross-sample layer of our critics, mixes them
         self.concat = fuse and not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in D.modules())
         self.buffers: dict[str, Tensor] = {}
         self.loss_d, self.loss_g, self.gradnorm_g = (torch.zeros((), device=device) for _ in range(3))
