@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from ganpipe import classifier as clf
 from ganpipe.data import load_mnist
-from ganpipe.io import atomic_path, write_json
+from ganpipe.io import save_torch, write_json
 from ganpipe.runtime import device_name, resolve_device, set_threads
 from stages._common import FactsOpt, ParamsOpt, fail, load_params_or_exit, run_facts
 
@@ -48,8 +48,7 @@ def classifier(
         except ValueError as e:
             fail(f"{params}: {e}")
         acc = clf.accuracy(model, mnist["x_test"], mnist["y_test"])
-        with atomic_path(out) as tmp:
-            torch.save(clf.checkpoint(model.cpu(), c, acc), tmp)
+        save_torch(out, clf.checkpoint(model.cpu(), c, acc))
         write_json(metrics, {"test_accuracy": acc, "test_errors": round((1 - acc) * len(mnist["y_test"])),
                              "meets_target": acc >= TARGET})
         f.update(device=device_name(device), torch=torch.__version__, steps=steps)

@@ -15,7 +15,7 @@ from dvclive import Live
 from tqdm import tqdm
 
 from ganpipe.data import load_mnist, to_model_range, to_uint8
-from ganpipe.io import atomic_path
+from ganpipe.io import save_torch
 import ganpipe
 from ganpipe.losses import WASSERSTEIN
 from ganpipe.models import build_generator, sample_noise
@@ -122,8 +122,7 @@ def train(
                                  "peak_mem_mb": round(peak_mb, 1), "train_device": device_name(device),
                                  # prefixed: eval.json's `precision` (P/R) must stay one column in `dvc exp show`
                                  "train_precision": precision, "train_compile": "graph" if graph else "none"})
-            with atomic_path(out) as tmp:
-                torch.save(checkpoint(G, p.model), tmp)
+            save_torch(out, checkpoint(G, p.model))
             f.update(device=device_name(device), torch=torch.__version__, loss=p.loss, arch=p.model.arch,
                      objective=obj.model_dump(), wasserstein=p.loss in WASSERSTEIN, resumed_from_step=start)
     except BaseException:

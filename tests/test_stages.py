@@ -213,6 +213,8 @@ def test_same_params_on_cpu_give_identical_samples_and_metrics(pipeline, tmp_pat
                   "--classifier", pipeline["classifier"], "--out", again["eval.json"], "--facts", f / "e.json"]):
         r = invoke(*args, "--params", p)
         assert r.exit_code == 0, r.output
+    # the checkpoint too: its md5 is what DVC compares before re-running generate
+    assert again["g.pt"].read_bytes() == pipeline["model"].read_bytes()
     assert (again["gen"] / "samples.npz").read_bytes() == (pipeline["gen"] / "samples.npz").read_bytes()
     assert again["eval.json"].read_bytes() == pipeline["eval"].read_bytes()
 

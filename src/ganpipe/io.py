@@ -49,3 +49,13 @@ def save_npz(path: Path, **arrays: np.ndarray) -> None:
             info.compress_type = zipfile.ZIP_DEFLATED
             with zf.open(info, "w", force_zip64=True) as fh:
                 np.lib.format.write_array(fh, np.ascontiguousarray(array), allow_pickle=False)
+
+
+def save_torch(path: Path, obj: Any) -> None:
+    """torch.save, atomically, whose bytes depend only on `obj`: saved to a path, torch names the archive's
+    folder after the file, here a random temporary name, which would change the md5 of identical weights (and
+    so re-run every downstream DVC stage). Saved to a file object, the folder is always `archive`."""
+    import torch   # here, so that the numpy-only users of this module do not load torch
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        torch.save(obj, fh)
