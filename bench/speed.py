@@ -251,11 +251,10 @@ def main(
                   f"{fl * best / 1e12:.1f} TFLOP/s")
         if profile_to is not None:
             precision = AUTO[dev.type][0]
-            flags = profiled_flags
-            table = kernel_profile(images, held_out, model, batch, dev, precision, 20, flags)
+            table = kernel_profile(images, held_out, model, batch, dev, precision, 20, profiled_flags)
             profile_to.parent.mkdir(parents=True, exist_ok=True)
             with open(profile_to, "a") as fh:
-                fh.write(f"# batch {batch}, {precision} eager {'/'.join(sorted(flags)) or 'plain'}, "
+                fh.write(f"# batch {batch}, {precision} eager {'/'.join(sorted(profiled_flags)) or 'plain'}, "
                          f"20 steps (the last with diagnostics)\n{table}\n")
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result, indent=2) + "\n")   # after each batch size: partial figures survive

@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT / "src"))  # runnable without installing the package
 
 from ganpipe.config import load_params  # noqa: E402
 from ganpipe.data import load_mnist, to_model_range  # noqa: E402
+from ganpipe.io import save_torch  # noqa: E402
 from ganpipe.metrics import evaluate_against_floor  # noqa: E402
 from ganpipe.runtime import device_name, resolve_device, seed_everything, set_threads, speed_settings  # noqa: E402
 from ganpipe.sample import checkpoint, generate_images, save_grid_png  # noqa: E402
@@ -87,7 +88,7 @@ def main(
         "peak_mem_mb": round(torch.cuda.max_memory_allocated(dev) / 2**20, 1) if dev.type == "cuda" else None,
     }
     if checkpoint_out:
-        torch.save(checkpoint(G.cpu(), p.model), checkpoint_out)
+        save_torch(checkpoint_out, checkpoint(G.cpu(), p.model))
     if evaluate or grid:
         G = G.cpu().eval()   # sampled on the CPU, as the generate stage does
         cpu = torch.device("cpu")
