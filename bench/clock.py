@@ -12,7 +12,7 @@ def sync(device: torch.device) -> None:
 
 
 class StepClock:
-    """An `on_step` callback (ganpipe.train.fit_mnist's): marks the time at step `warmup` and at step `last`,
+    """An `on_step` callback (ganpipe.gan.loop.fit_mnist's): marks the time at step `warmup` and at step `last`,
     each after a device sync, so `steps_per_s()` covers exactly the steps between them."""
 
     def __init__(self, device: torch.device, warmup: int, last: int):

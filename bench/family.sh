@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The GAN family side by side, one process per member, on whatever device `auto` finds (a GPU if any).
 # Each run: figures + diagnostics history -> DIR/<name>.json, fixed-noise grid -> DIR/<name>.png.
-#   bash bench/family.sh DIR [python]      (needs data/mnist/mnist.npz from the fetch stage)
+# Usage: bash bench/family.sh DIR [python]      (needs data/mnist/mnist.npz from the fetch stage)
 set -u
+case "${1:-}" in -h|--help) sed -n '2,/^set -u/s/^# \{0,1\}//p' "$0" | grep -v "^set -u"; exit 0 ;; esac
 dir=${1:?usage: bench/family.sh DIR [python]}
 py=${2:-python}
 mkdir -p "$dir"

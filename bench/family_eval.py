@@ -20,11 +20,11 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
 from ganpipe.config import load_params  # noqa: E402
-from ganpipe.data import load_mnist  # noqa: E402
+from ganpipe.data.arrays import load_mnist  # noqa: E402
 from ganpipe.runtime import seed_everything, set_threads  # noqa: E402
-from ganpipe.sample import generate_images, load_generator  # noqa: E402
-from ganpipe.scorecard import score  # noqa: E402
-from stages.evaluate import load_classifier, real_sets  # noqa: E402
+from ganpipe.evaluation import classifier as clf  # noqa: E402
+from ganpipe.evaluation.scorecard import embed_set, real_sets, score  # noqa: E402
+from ganpipe.gan.checkpoint import generate_images, load_generator_file  # noqa: E402
 
 SHOWN = ("fld", "fld_inf", "kid", "is_score", "precision", "recall", "density", "coverage", "class_js", "modes",
          "pixel_js", "perpixel_js_mean")
@@ -40,15 +40,17 @@ def main(
     p = load_params(params)
     set_threads(0)
     cpu = torch.device("cpu")
-    model, clf_cfg = load_classifier(classifier)
-    real_test, real_ref = real_sets(model, clf_cfg, load_mnist(data), p.generate.n, p.evaluate.seed)
+    model, clf_cfg = clf.load_file(classifier)
+    mnist = load_mnist(data)
+    real_test, real_ref = real_sets(model, mnist["x_test"], clf.held_out(mnist["x_train"], clf_cfg), p.generate.n,
+                                    p.evaluate.seed)
     results = {}
     for run in runs:
         name, path = run.split("=", 1)
-        G, cfg = load_generator(torch.load(path, map_location=cpu, weights_only=True), cpu)
+        G, cfg = load_generator_file(Path(path), cpu)
         gen = generate_images(G, cfg, p.generate.n, generator=seed_everything(p.seed, cpu), device=cpu)
         results[name] = {"checkpoint": Path(path).name, "model": cfg.model_dump(),
-                         **score(gen, real_test, real_ref, model, p.evaluate)}
+                         **score(embed_set(model, gen), real_test, real_ref, p.evaluate)}
         print(name, "  ".join(f"{k} {results[name][k]:.4g}" for k in SHOWN), flush=True)
     floors = next(iter(results.values()))
     print("floor", "  ".join(f"{k} {floors[k + '_floor']:.4g}" for k in SHOWN))

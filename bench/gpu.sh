@@ -6,8 +6,9 @@
 #   profile_gpu.txt  the busiest kernels of the fused bf16 eager step, per batch size
 #   q_<variant>.json/.pt  WGAN-GP dcgan DIM=64, 2,000 steps at seed 0: the fused fast path and the fp32 eager
 #                    reference, in the same lease; score the checkpoints here with bench/family_eval.py
-#   bash bench/gpu.sh OUT_DIR [PYTHON]
+# Usage: bash bench/gpu.sh OUT_DIR [PYTHON]
 set -u
+case "${1:-}" in -h|--help) sed -n '2,/^set -u/s/^# \{0,1\}//p' "$0" | grep -v "^set -u"; exit 0 ;; esac
 out=${1:?usage: bash bench/gpu.sh OUT_DIR [PYTHON]}
 py=${2:-python3}
 export PYTHONUNBUFFERED=1

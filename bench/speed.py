@@ -7,7 +7,7 @@ generator step, on the same device:
   naive     what public example code does: a DataLoader over the training set (shuffled, on the host),
             each batch copied to the device, eager fp32 under torch's default settings, the losses read
             with .item() every step to print them
-  project   ganpipe.train.fit_mnist, as the train stage calls it (diagnostics every train.log_every steps
+  project   ganpipe.gan.loop.fit_mnist, as the train stage calls it (diagnostics every train.log_every steps
             included), for each train.precision x train.compile variant, with flags of the bench's own:
             nhwc (channels-last) and fuse (Step's fewer-kernel critic update), not yet train stage params
 
@@ -33,14 +33,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))  # runnable without installing the package (e.g. on a bare GPU box)
 
 from ganpipe.config import ModelConfig, Objective, TrainConfig  # noqa: E402
-from ganpipe.data import load_mnist, to_model_range  # noqa: E402
-from ganpipe.models import build_critic, build_generator  # noqa: E402
+from ganpipe.data.arrays import load_mnist, to_model_range  # noqa: E402
+from ganpipe.gan.networks import build_critic, build_generator  # noqa: E402
 from ganpipe.runtime import AUTO, device_name, resolve_device  # noqa: E402
-from ganpipe.train import fit_mnist  # noqa: E402
+from ganpipe.gan.loop import fit_mnist  # noqa: E402
 
 from clock import StepClock, sync  # noqa: E402  (bench/, the script's own folder)
 
-WGAN_GP = Objective(optimizer="adam", lr=1e-4, betas=(0.5, 0.9), critic_steps=5, gp_weight=10.0)
+WGAN_GP = Objective(optimizer="adam", lr=1e-4, betas=(0.5, 0.9), critic_steps=5, clip=None, gp_weight=10.0)
 
 
 def torch_defaults() -> None:
@@ -181,8 +181,10 @@ def main(
     batches: Annotated[str, typer.Option(help="comma-separated batch sizes")] = "64,1024",
     steps: Annotated[int, typer.Option(help="generator steps per measurement at batch 64 (fewer at larger batches)")] = 400,
     warmup: Annotated[int, typer.Option(help="steps left out of each timing (at least 5: graph capture)")] = 20,
-    variants: Annotated[str, typer.Option(help="precision/compile[/flag...] of the project loop, flags nhwc and "
-                                                "fuse; default: by device")] = "",
+    # no square brackets in help texts: rich reads "[/...]" as a closing markup tag and crashes --help
+    variants: Annotated[str, typer.Option(help="comma-separated variants of the project loop: precision/compile, "
+                                                "optionally /nhwc and /fuse (e.g. bf16/graph/fuse); default: by "
+                                                "device")] = "",
     repeat: Annotated[int, typer.Option(help="runs of each project variant (median; of two: their mean)")] = 1,
     dim: Annotated[int, typer.Option(help="DIM of the dcgan (64: the paper's)")] = 64,
     arch: Annotated[str, typer.Option(help="dcgan | mlp")] = "dcgan",

@@ -1,4 +1,4 @@
-"""Benchmark: the project's training loop (ganpipe.train.train_gan) on one device, in steps/s and img/s.
+"""Benchmark: the project's training loop (ganpipe.gan.loop.train_gan) on one device, in steps/s and img/s.
 
 Not a test: it prints figures and writes JSON, and asserts nothing about speed. "img/s" counts real images
 consumed by the critic per second (batch_size x critic steps per generator step).
@@ -23,12 +23,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))  # runnable without installing the package (e.g. on a bare GPU box)
 
 from ganpipe.config import load_params  # noqa: E402
-from ganpipe.data import load_mnist, to_model_range  # noqa: E402
+from ganpipe.data.arrays import load_mnist, to_model_range  # noqa: E402
 from ganpipe.io import save_torch  # noqa: E402
-from ganpipe.metrics import evaluate_against_floor  # noqa: E402
+from ganpipe.evaluation.histograms import evaluate_against_floor  # noqa: E402
 from ganpipe.runtime import device_name, resolve_device, seed_everything, set_threads, speed_settings  # noqa: E402
-from ganpipe.sample import checkpoint, generate_images, save_grid_png  # noqa: E402
-from ganpipe.train import fit_mnist  # noqa: E402
+from ganpipe.data.arrays import save_grid_png  # noqa: E402
+from ganpipe.gan.checkpoint import checkpoint, generate_images  # noqa: E402
+from ganpipe.gan.loop import fit_mnist  # noqa: E402
 
 from clock import StepClock  # noqa: E402  (bench/, the script's own folder)
 

@@ -19,10 +19,24 @@ ParamsOpt = Annotated[Path, typer.Option(help="params file (validated on load)")
 FactsOpt = Annotated[Path, typer.Option(help="JSON of run facts (wall time, device) read by the report")]
 
 
+def In(help: str) -> Any:
+    """An input file that must exist: typer refuses a missing one by name."""
+    return typer.Option(exists=True, dir_okay=False, help=help)
+
+
 def fail(message: str, code: int = 1) -> None:
     """One line on stderr naming what is wrong, then exit non-zero."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def refusing(*errors: type[BaseException], prefix: str = "") -> Iterator[None]:
+    """The library's one-line errors (ValueError by default) become `fail`: one line, a non-zero exit."""
+    try:
+        yield
+    except errors or (ValueError,) as e:
+        fail(f"{prefix}{e}")
 
 
 def load_params_or_exit(path: Path) -> Params:

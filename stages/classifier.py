@@ -10,17 +10,15 @@ import torch
 import typer
 from tqdm import tqdm
 
-from ganpipe import classifier as clf
-from ganpipe.data import load_mnist
+from ganpipe.data.arrays import load_mnist
+from ganpipe.evaluation import classifier as clf
 from ganpipe.io import save_torch, write_json
 from ganpipe.runtime import device_name, resolve_device, set_threads
-from stages._common import FactsOpt, ParamsOpt, fail, load_params_or_exit, run_facts
-
-TARGET = 0.99   # the accuracy the evaluator is trusted at; below it the report warns
+from stages._common import FactsOpt, In, ParamsOpt, echo, load_params_or_exit, refusing, run_facts
 
 
 def classifier(
-    data: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="mnist.npz from fetch")],
+    data: Annotated[Path, In("mnist.npz from fetch")],
     out: Annotated[Path, typer.Option(help="classifier checkpoint")],
     metrics: Annotated[Path, typer.Option(help="metrics JSON with the test accuracy")],
     facts: FactsOpt,
@@ -28,13 +26,11 @@ def classifier(
 ) -> None:
     """Train the MNIST classifier on the training set and measure it on the test set."""
     c = load_params_or_exit(params).classifier
-    try:
+    with refusing(ValueError, RuntimeError):
         device = resolve_device(c.device)
         mnist = load_mnist(data)
-    except (ValueError, RuntimeError) as e:
-        fail(str(e))
     set_threads(0)
-    steps = c.epochs * (len(mnist["x_train"]) // c.batch_size)
+    steps = clf.total_steps(len(mnist["x_train"]), c)
     with run_facts("classifier", facts) as f, \
             tqdm(total=steps, desc=f"classifier on {device_name(device)}", unit="step",
                  mininterval=0.5 if sys.stderr.isatty() else 30) as bar:
@@ -43,15 +39,12 @@ def classifier(
             if step % 100 == 0:
                 bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
 
-        try:
+        with refusing(prefix=f"{params}: "):
             model = clf.train_classifier(mnist["x_train"], mnist["y_train"], c, device=device, on_step=on_step)
-        except ValueError as e:
-            fail(f"{params}: {e}")
         acc = clf.accuracy(model, mnist["x_test"], mnist["y_test"])
         save_torch(out, clf.checkpoint(model.cpu(), c, acc))
         write_json(metrics, {"test_accuracy": acc, "test_errors": round((1 - acc) * len(mnist["y_test"])),
-                             "meets_target": acc >= TARGET})
+                             "meets_target": acc >= c.target})
         f.update(device=device_name(device), torch=torch.__version__, steps=steps)
-    if acc < TARGET:
-        print(f"warning: classifier test accuracy {acc:.4f} is below {TARGET}; its metrics are less trustworthy",
-              file=sys.stderr)
+    if acc < c.target:
+        echo(f"warning: classifier test accuracy {acc:.4f} is below {c.target}; its metrics are less trustworthy")

@@ -4,30 +4,25 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import torch
 import typer
 
-from ganpipe.data import save_samples
+from ganpipe.data.arrays import save_grid_png, save_samples
+from ganpipe.gan.checkpoint import generate_images, load_generator_file
 from ganpipe.runtime import resolve_device, seed_everything
-from ganpipe.sample import generate_images, load_generator, save_grid_png
-from stages._common import FactsOpt, ParamsOpt, fail, load_params_or_exit, run_facts
+from stages._common import FactsOpt, In, ParamsOpt, load_params_or_exit, refusing, run_facts
 
 
 def generate(
-    model: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="checkpoint from train")],
+    model: Annotated[Path, In("checkpoint from train")],
     out: Annotated[Path, typer.Option(help="folder for samples.npz and grid.png")],
     facts: FactsOpt,
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
     """Sample the trained generator from seeded noise."""
     p = load_params_or_exit(params)
-    # sampling is cheap: the CPU keeps it bit-reproducible on any machine
-    device = resolve_device("cpu")
-    try:
-        ckpt = torch.load(model, map_location=device, weights_only=True)
-        G, cfg = load_generator(ckpt, device)
-    except Exception as e:  # a corrupt or foreign file: say which, in one line
-        fail(f"{model}: cannot load checkpoint: {str(e).splitlines()[0]}")
+    device = resolve_device("cpu")   # sampling is cheap: the CPU keeps it bit-reproducible on any machine
+    with refusing():
+        G, cfg = load_generator_file(model, device)
     with run_facts("generate", facts) as f:
         images = generate_images(G, cfg, p.generate.n, generator=seed_everything(p.seed, device), device=device)
         save_samples(out / "samples.npz", images)

@@ -1,5 +1,6 @@
 """ladder: real images degraded step by step (noise, blur, occlusion), scored like generated samples ->
-metrics/ladder.json. Depends on the classifier and the evaluation settings, never on the GAN."""
+metrics/ladder.json, and a few degraded examples for the report. Depends on the classifier and the evaluation
+settings, never on the GAN."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,32 +8,33 @@ from typing import Annotated
 
 import typer
 
-from ganpipe.data import load_mnist
-from ganpipe.io import write_json
-from ganpipe.ladder import run_ladder
+from ganpipe.data.arrays import load_mnist
+from ganpipe.evaluation import classifier as clf
+from ganpipe.evaluation.ladder import examples, run_ladder
+from ganpipe.evaluation.scorecard import real_sets
+from ganpipe.io import save_npz, write_json
 from ganpipe.runtime import set_threads
-from stages._common import FactsOpt, ParamsOpt, echo, fail, load_params_or_exit, run_facts
-from stages.evaluate import ClassifierOpt, load_classifier, real_sets
+from stages._common import FactsOpt, In, ParamsOpt, echo, load_params_or_exit, refusing, run_facts
 
 
 def ladder(
-    data: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="mnist.npz from fetch")],
-    classifier: ClassifierOpt,
-    out: Annotated[Path, typer.Option(help="JSON list of rungs: kind, level, fld, kid, pixel_js, is_score")],
+    data: Annotated[Path, In("mnist.npz from fetch")],
+    classifier: Annotated[Path, In("classifier.pt from classifier")],
+    out: Annotated[Path, typer.Option(help="JSON list of rungs: kind, level and each ladder metric")],
+    examples_out: Annotated[Path, typer.Option("--examples", help="npz of ladder.examples test digits per rung")],
     facts: FactsOpt,
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
     """Score degraded real images at the evaluation's n, so every metric can be read against pictures."""
     p = load_params_or_exit(params)
     set_threads(0)
-    with run_facts("ladder", facts) as f:
-        try:
-            mnist = load_mnist(data)
-        except ValueError as e:
-            fail(str(e))
-        model, clf_cfg = load_classifier(classifier)
-        real_test, real_ref = real_sets(model, clf_cfg, mnist, p.generate.n, p.evaluate.seed)
+    with run_facts("ladder", facts) as f, refusing():
+        mnist = load_mnist(data)
+        model, clf_cfg = clf.load_file(classifier)
+        real_test, real_ref = real_sets(model, mnist["x_test"], clf.held_out(mnist["x_train"], clf_cfg),
+                                        p.generate.n, p.evaluate.seed)
         rows = run_ladder(real_test, real_ref, model, p.evaluate, p.ladder,
                           progress=lambda rung: echo(f"ladder: {rung}"))
+        save_npz(examples_out, **examples(mnist["x_test"][:p.ladder.examples], p.ladder, seed=p.evaluate.seed))
         write_json(out, rows)
         f["rungs"] = len(rows)

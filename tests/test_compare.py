@@ -6,8 +6,8 @@ import math
 import pandas as pd
 import pytest
 
-from ganpipe.compare import differing_params, leaderboard
-from ganpipe.report import Section, write_report
+from ganpipe.reporting.compare import differing_params, leaderboard
+from ganpipe.reporting.page import Section, write_report
 
 EXPS = pd.DataFrame([
     {"experiment": "main", "lr": None, "fld": math.nan, "recall": math.nan},

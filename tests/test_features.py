@@ -10,7 +10,7 @@ import scipy.linalg
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ganpipe import features as F
+from ganpipe.evaluation import features as F
 
 
 def _cov(x: np.ndarray) -> np.ndarray:

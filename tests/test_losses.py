@@ -5,11 +5,12 @@ import pytest
 import torch
 from torch import nn
 
+from conftest import objective
 from ganpipe.config import ModelConfig, Objective
-from ganpipe.losses import (LOSSES, clip_weights, critic_loss, generator_loss, gradient_penalty,
+from ganpipe.gan.objectives import (LOSSES, clip_weights, critic_loss, generator_loss, gradient_penalty,
                             interpolate_grad_norms, separation)
-from ganpipe.models import ToyMLP, build_critic, build_generator, sample_noise
-from ganpipe.train import train_gan
+from ganpipe.gan.networks import ToyMLP, build_critic, build_generator, sample_noise
+from ganpipe.gan.loop import train_gan
 
 
 def _critic(seed: int = 0) -> nn.Module:
@@ -115,7 +116,7 @@ def _tiny_run(loss: str, obj: Objective, log_every: int = 2, real=None):
 
 @pytest.mark.parametrize("loss", LOSSES)
 def test_the_loop_logs_the_diagnostics_of_each_loss(loss):
-    obj = Objective(optimizer="rmsprop" if loss == "wgan" else "adam", lr=1e-4, critic_steps=2,
+    obj = objective(optimizer="rmsprop" if loss == "wgan" else "adam", lr=1e-4, critic_steps=2,
                     clip=0.01 if loss == "wgan" else None, gp_weight=10.0 if loss == "wgan-gp" else 0.0)
     _, D, logged = _tiny_run(loss, obj)
     assert [s for s, _ in logged] == [2, 4]
@@ -128,7 +129,7 @@ def test_the_loop_logs_the_diagnostics_of_each_loss(loss):
 
 
 def test_a_non_finite_loss_stops_training_naming_the_step():
-    obj = Objective(optimizer="adam", lr=1e-4)
+    obj = objective(optimizer="adam", lr=1e-4)
     with pytest.raises(FloatingPointError, match=r"non-finite loss_d and loss_g at step 1; no finite values were logged"):
         _tiny_run("ns", obj, log_every=1, real=lambda b: torch.full((b, 1, 28, 28), float("nan")))
 
@@ -165,10 +166,10 @@ def test_uniform_noise_is_in_minus_one_one():
 @pytest.mark.parametrize(("loss", "bn"), [("wgan-gp", False), ("wgan", True), ("ns", False)])
 def test_fit_mnist_puts_batch_norm_in_the_critic_only_for_wgan(loss, bn):
     from ganpipe.config import TrainConfig
-    from ganpipe.train import fit_mnist
+    from ganpipe.gan.loop import fit_mnist
 
     cfg = ModelConfig(arch="dcgan", z_dim=4, dim=4)
-    obj = Objective(optimizer="adam", lr=1e-4, clip=0.01 if loss == "wgan" else None,
+    obj = objective(optimizer="adam", lr=1e-4, clip=0.01 if loss == "wgan" else None,
                     gp_weight=10.0 if loss == "wgan-gp" else 0.0)
     images = torch.rand(32, 1, 28, 28) * 2 - 1
     _, D = fit_mnist(images, images[:8], model_cfg=cfg, loss=loss, obj=obj,
@@ -179,9 +180,9 @@ def test_fit_mnist_puts_batch_norm_in_the_critic_only_for_wgan(loss, bn):
 
 def test_fit_mnist_refuses_a_batch_larger_than_the_data():
     from ganpipe.config import TrainConfig
-    from ganpipe.train import fit_mnist
+    from ganpipe.gan.loop import fit_mnist
 
     with pytest.raises(ValueError, match="train.batch_size: 64 exceeds the 32 training images"):
         fit_mnist(torch.zeros(32, 1, 28, 28), torch.zeros(8, 1, 28, 28), model_cfg=ModelConfig(z_dim=4, dim=4),
-                  loss="ns", obj=Objective(optimizer="adam", lr=1e-4), cfg=TrainConfig(steps=1, batch_size=64),
+                  loss="ns", obj=objective(optimizer="adam", lr=1e-4), cfg=TrainConfig(steps=1, batch_size=64),
                   device=torch.device("cpu"), generator=torch.Generator())

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial.distance import jensenshannon
 
-from ganpipe import metrics as M
+from ganpipe.evaluation import histograms as M
 
 LN2 = math.log(2)
 

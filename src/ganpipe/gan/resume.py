@@ -57,6 +57,12 @@ def set_rng_state(state: dict[str, Any], generator: torch.Generator) -> None:
     random.setstate((version, tuple(internal), gauss_next))
 
 
+def code_files(*extra: Path) -> list[Path]:
+    """The code a run's result depends on: every module of the library, plus `extra` (the stage's own files). More
+    than the run imports, which is safe: a resume is only refused more often."""
+    return sorted(Path(__file__).parents[1].rglob("*.py")) + list(extra)
+
+
 class Scratch:
     """One run's scratch entry, `root/<key>/`: one folder per checkpoint, `<step>/state.pt` + `<step>/live/` (a copy
     of the log folder at that step). A checkpoint is written under a temporary name and renamed into place, so a

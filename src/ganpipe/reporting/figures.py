@@ -1,28 +1,20 @@
-"""Figure builders (each returns a Figure) and the HTML/Markdown rendering of a report.
+"""Figure builders: each takes arrays or tidy frames and returns a Figure, in the one house style.
 
-Refuses: reading pipeline files; the report stage gathers the inputs. HTML embeds every image as base64,
-so the page opens offline with no CDN; Markdown links PNGs written beside it.
+Refuses: reading files and computing metrics (evaluate and the ladder have done that; the report passes
+their results in).
 """
 from __future__ import annotations
 
-import base64
-import html
-import io
-from dataclasses import dataclass, field
-from pathlib import Path
-
-import ganpipe.style  # noqa: F401  (backend and theme, before pyplot)
+import ganpipe.reporting.style  # noqa: F401  (backend and theme, before pyplot)
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+from scipy import stats  # noqa: E402
 
-from ganpipe.io import atomic_path  # noqa: E402
-from ganpipe.metrics import intensity_counts  # noqa: E402
-from ganpipe.sample import tile  # noqa: E402
-
-REAL, GEN = "real (test)", "generated"
-
+from ganpipe.data.arrays import tile  # noqa: E402
+from ganpipe.evaluation.registry import MODE_MIN_PERCENT  # noqa: E402
+from ganpipe.evaluation.toy import check_range, check_samples, sorted_vs_inverse_cdf  # noqa: E402
 
 def fig_samples(panels: dict[str, np.ndarray]) -> plt.Figure:
     """Image mosaics side by side, one per title: uint8 (n, 28, 28) each."""
@@ -83,13 +75,11 @@ def fig_progression(grids: list[tuple[int, np.ndarray]], max_panels: int = 8) ->
     return fig
 
 
-def fig_intensity(real: np.ndarray, gen: np.ndarray, bins: int) -> plt.Figure:
-    """Share of pixels per intensity bin, real vs generated, on the shared fixed edges evaluate uses."""
+def fig_intensity(counts: dict[str, np.ndarray]) -> plt.Figure:
+    """Share of pixels per intensity bin, per set ({label: counts on the K shared fixed edges evaluate uses})."""
+    bins = len(next(iter(counts.values())))
     edges = np.linspace(0, 256, bins + 1)
-    rows = []
-    for label, images in ((REAL, real), (GEN, gen)):
-        counts = intensity_counts(images, bins)
-        rows.append(pd.DataFrame({"intensity": edges[:-1], "share": counts / counts.sum(), "set": label}))
+    rows = [pd.DataFrame({"intensity": edges[:-1], "share": c / c.sum(), "set": label}) for label, c in counts.items()]
     fig, ax = plt.subplots(figsize=(8, 4))
     sns.lineplot(data=pd.concat(rows), x="intensity", y="share", hue="set", drawstyle="steps-post", ax=ax)
     ax.set_yscale("log")
@@ -99,10 +89,10 @@ def fig_intensity(real: np.ndarray, gen: np.ndarray, bins: int) -> plt.Figure:
     return fig
 
 
-def fig_ink(real: np.ndarray, gen: np.ndarray) -> plt.Figure:
-    """Per-image ink mass (mean intensity): a low-dimensional view where the histogram method means something."""
-    df = pd.concat([pd.DataFrame({"ink": images.reshape(len(images), -1).mean(1), "set": label})
-                    for label, images in ((REAL, real), (GEN, gen))])
+def fig_ink(ink: dict[str, np.ndarray]) -> plt.Figure:
+    """Per-image ink mass (mean intensity), per set: a low-dimensional view where the histogram method means
+    something."""
+    df = pd.concat([pd.DataFrame({"ink": values, "set": label}) for label, values in ink.items()])
     fig, ax = plt.subplots(figsize=(8, 4))
     sns.histplot(data=df, x="ink", hue="set", stat="density", common_norm=False, bins=60, element="step", ax=ax)
     ax.set_xlabel("mean pixel intensity per image")
@@ -118,16 +108,15 @@ def fig_heatmap(values: np.ndarray, title: str) -> plt.Figure:
     return fig
 
 
-def fig_classes(pred_real: np.ndarray, pred_gen: np.ndarray, classes: int = 10) -> plt.Figure:
-    """Share of images per class as the classifier labels them (argmax), real vs generated."""
-    rows = [pd.DataFrame({"class": np.arange(classes), "share": np.bincount(pred, minlength=classes) / len(pred),
-                          "set": label}) for label, pred in ((REAL, pred_real), (GEN, pred_gen))]
+def fig_classes(shares: dict[str, np.ndarray]) -> plt.Figure:
+    """Share of images per class as the classifier labels them (argmax), per set ({label: shares (classes,)})."""
+    rows = [pd.DataFrame({"class": np.arange(len(s)), "share": s, "set": label}) for label, s in shares.items()]
     fig, ax = plt.subplots(figsize=(8, 3.6))
     sns.barplot(data=pd.concat(rows), x="class", y="share", hue="set", ax=ax)
-    ax.axhline(0.01, color="grey", lw=1, ls="--")   # a class under 1% does not count as a mode
+    ax.axhline(MODE_MIN_PERCENT / 100, color="grey", lw=1, ls="--")   # a class under it does not count as a mode
     ax.set_xlabel("class predicted by the MNIST classifier")
     ax.set_ylabel("share of images")
-    ax.set_title("class histogram (dashed: the 1% a class needs to count as a mode)")
+    ax.set_title(f"class histogram (dashed: the {MODE_MIN_PERCENT}% a class needs to count as a mode)")
     return fig
 
 
@@ -171,69 +160,44 @@ def fig_ladder_examples(examples: dict[str, list[tuple[str, np.ndarray]]]) -> pl
     return fig
 
 
-@dataclass
-class Section:
-    title: str
-    text: str = ""
-    figures: list[tuple[str, plt.Figure]] = field(default_factory=list)   # (file stem, figure)
-    table: pd.DataFrame | None = None
+def fig_toy(samples: np.ndarray, u: np.ndarray | None = None, g_of_u: np.ndarray | None = None, *,
+            bins: int, lo: float, hi: float) -> plt.Figure:
+    """Left: the learned quantile function (sorted outputs vs Φ⁻¹(p)), plus G(u) itself when given.
+    Right: output density over the N(0,1) curve on the fixed bins the metrics use."""
+    x = check_samples(samples)
+    check_range(bins, lo, hi)
+    if (u is None) != (g_of_u is None):
+        raise ValueError("pass u and g_of_u together (G evaluated on a grid of u), or neither")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
 
+    exact, learned = sorted_vs_inverse_cdf(x)
+    p = (np.arange(len(x)) + 0.5) / len(x)
+    if u is not None:
+        u, g_of_u = np.asarray(u, dtype=np.float64).ravel(), np.asarray(g_of_u, dtype=np.float64).ravel()
+        if u.shape != g_of_u.shape:
+            raise ValueError(f"u and g_of_u must have the same length, got {u.size} and {g_of_u.size}")
+        order = np.argsort(u)
+        # drawn as G(u), not sorted: a decreasing curve means G learned Φ⁻¹(1-u), which is just as right
+        left.plot(u[order], g_of_u[order], lw=1, color="grey", label="G(u)")
+    left.plot(p, learned, lw=2, label="sorted G outputs (judge this)")
+    left.plot(p, exact, ls="--", color="black", lw=1.2, label="Φ⁻¹(p), the exact map")
+    left.set_xlabel("quantile level p / noise u")
+    left.set_ylabel("value")
+    left.set_title("learned quantiles: sorted outputs on Φ⁻¹(p)?")
+    left.legend(loc="best", fontsize="small")
 
-def _md(text: str) -> str:
-    return text.replace("<code>", "`").replace("</code>", "`")
-
-
-def _png(fig: plt.Figure, dpi: int) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
-    return buf.getvalue()
-
-
-CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1000px;margin:2em auto;
-padding:0 1em;color:#222;line-height:1.45}h1{margin-bottom:.2em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;
-margin-top:1.8em}table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccc;padding:.3em .7em;
-text-align:right}th{background:#f3f3f3}td:first-child,th:first-child,td:last-child,th:last-child{text-align:left}img{max-width:100%;height:auto}
-.sub{color:#666}code{background:#f3f3f3;padding:0 .2em}
-.warn{background:#fff4e5;border-left:4px solid #e8590c;padding:.5em 1em;margin:1em 0}.warn li{margin:.2em 0}"""
-
-
-def write_report(out_dir: Path, title: str, subtitle: str, sections: list[Section], dpi: int,
-                 warnings: list[str] = (), *, html_name: str = "index.html", md_name: str = "report.md",
-                 fig_dir: str = "figures") -> None:
-    """out_dir/index.html (self-contained), out_dir/report.md and the PNGs it links, out_dir/figures/*.png.
-    Warnings (trusted text, may hold <code>) stand in a box under the title."""
-    fig_rel = fig_dir
-    fig_dir = out_dir / fig_rel
-    fig_dir.mkdir(parents=True, exist_ok=True)
-    body = [f"<h1>{html.escape(title)}</h1><p class='sub'>{html.escape(subtitle)}</p>"]
-    md = [f"# {title}", "", subtitle, ""]
-    if warnings:
-        body.append("<div class='warn'><strong>Warnings</strong><ul>" + "".join(f"<li>{w}</li>" for w in warnings)
-                    + "</ul></div>")
-        md += ["> **Warnings**", ">"] + [f"> - ⚠ {_md(w)}" for w in warnings] + [""]
-    for s in sections:
-        body.append(f"<h2>{html.escape(s.title)}</h2>")
-        md += [f"## {s.title}", ""]
-        if s.text:
-            body.append(f"<p>{s.text}</p>")  # trusted text written by the report stage, may hold <code>
-            md += [_md(s.text), ""]
-        if s.table is not None:   # numbers to 4 significant digits, a missing value (NaN, None) as "—"
-            cells = s.table.astype(object)
-            body.append(cells.where(s.table.notna(), "—").to_html(index=False, border=0,
-                                                                   float_format=lambda v: f"{v:.4g}"))
-            md += [cells.where(s.table.notna(), None).to_markdown(index=False, floatfmt=".4g", missingval="—"), ""]
-        for stem, fig in s.figures:
-            png = _png(fig, dpi)
-            with atomic_path(fig_dir / f"{stem}.png") as tmp:
-                tmp.write_bytes(png)
-            b64 = base64.b64encode(png).decode()
-            body.append(f"<p><img alt='{html.escape(stem)}' src='data:image/png;base64,{b64}'></p>")
-            md += [f"![{stem}]({fig_rel}/{stem}.png)", ""]
-    page = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' "
-            f"content='width=device-width,initial-scale=1'><title>{html.escape(title)}</title><style>{CSS}</style>"
-            f"</head><body>{''.join(body)}</body></html>\n")
-    with atomic_path(out_dir / html_name) as tmp:
-        tmp.write_text(page)
-    with atomic_path(out_dir / md_name) as tmp:
-        tmp.write_text("\n".join(md) + "\n")
+    edges = np.linspace(lo, hi, bins + 1)
+    inside = np.histogram(x, bins=edges)[0]
+    # density over ALL n outputs, so mass outside [lo, hi] shows as missing area instead of inflating the bars
+    density = inside / (len(x) * np.diff(edges))
+    right.stairs(density, edges, fill=True, alpha=0.6,
+                 label=f"G outputs ({1 - inside.sum() / len(x):.1%} outside [{lo:g}, {hi:g}])")
+    grid = np.linspace(lo, hi, 400)
+    right.plot(grid, stats.norm.pdf(grid), color="black", lw=1.5, label="N(0,1) density")
+    right.set_ylim(0, 1.3 * max(stats.norm.pdf(0), density.max()))  # headroom keeps the legend off the bars
+    right.set_xlabel("value")
+    right.set_ylabel("density")
+    right.set_title("output density: bars follow the N(0,1) curve?")
+    right.legend(loc="upper left", fontsize="small")
+    fig.tight_layout()
+    return fig

@@ -13,16 +13,16 @@ from scipy.ndimage import gaussian_filter
 from torch import nn
 
 from ganpipe.config import EvaluateConfig, LadderConfig
-from ganpipe.features import frechet_distance, inception_score, kid
-from ganpipe.metrics import intensity_counts, js_divergence
-from ganpipe.scorecard import Embedded, embed_set
+from ganpipe.evaluation.features import frechet_distance, kid
+from ganpipe.evaluation.histograms import intensity_counts, js_divergence
+from ganpipe.evaluation.registry import LADDER
+from ganpipe.evaluation.scorecard import Embedded, embed_set
 
 KINDS = {   # kind -> how one of its levels reads, in full and in short
     "noise": ("Gaussian noise on the ink, x·(1 + σ·N(0, 1)), σ = {:g}", "ink noise σ {}"),
     "blur": ("Gaussian blur, σ = {:g} px", "blur σ {} px"),
     "occlusion": ("a {:g}×{:g} px blank square", "square {} px"),
 }
-METRICS = ("fld", "kid", "pixel_js")   # the ones a rung is scored with, all lower-is-better
 
 
 def degrade(images: np.ndarray, kind: str, level: float, seed: int) -> np.ndarray:
@@ -50,17 +50,20 @@ def degrade(images: np.ndarray, kind: str, level: float, seed: int) -> np.ndarra
 
 
 def rung_metrics(real: Embedded, other: Embedded, cfg: EvaluateConfig) -> dict[str, float]:
-    kid_mean, _ = kid(real.features, other.features, subsets=cfg.kid_subsets, subset_size=cfg.kid_subset_size,
-                      seed=cfg.seed)
-    return {"fld": frechet_distance(real.features, other.features), "kid": kid_mean,
-            "pixel_js": float(js_divergence(intensity_counts(real.images, cfg.bins),
-                                            intensity_counts(other.images, cfg.bins))),
-            "is_score": inception_score(other.probs)}
+    """The registry's ladder metrics (registry.LADDER, all lower-is-better) of `other` against the real test set."""
+    scorers = {
+        "fld": lambda: frechet_distance(real.features, other.features),
+        "kid": lambda: kid(real.features, other.features, subsets=cfg.kid_subsets, subset_size=cfg.kid_subset_size,
+                           seed=cfg.seed)[0],
+        "pixel_js": lambda: float(js_divergence(intensity_counts(real.images, cfg.bins),
+                                                intensity_counts(other.images, cfg.bins))),
+    }
+    return {key: scorers[key]() for key in LADDER}
 
 
 def run_ladder(real_test: Embedded, real_ref: Embedded, model: nn.Module, cfg: EvaluateConfig,
                levels: LadderConfig, progress=lambda rung: None) -> list[dict]:
-    """Rows {kind, level, fld, kid, pixel_js, is_score}: first the undegraded reference (kind "none", level 0: the
+    """Rows {kind, level, <each ladder metric>}: first the undegraded reference (kind "none", level 0: the
     floors), then each kind's levels. Each rung is the reference set degraded, against the real test set."""
     rows = [{"kind": "none", "level": 0.0, **rung_metrics(real_test, real_ref, cfg)}]
     for kind in KINDS:
@@ -69,6 +72,12 @@ def run_ladder(real_test: Embedded, real_ref: Embedded, model: nn.Module, cfg: E
             degraded = embed_set(model, degrade(real_ref.images, kind, level, cfg.seed))
             rows.append({"kind": kind, "level": float(level), **rung_metrics(real_test, degraded, cfg)})
     return rows
+
+
+def examples(images: np.ndarray, levels: LadderConfig, *, seed: int) -> dict[str, np.ndarray]:
+    """What the rungs look like: for each kind, uint8 (1 + levels, n, 28, 28), the undegraded images first."""
+    return {kind: np.stack([images] + [degrade(images, kind, level, seed) for level in getattr(levels, kind)])
+            for kind in KINDS}
 
 
 def describe(kind: str, level: float) -> str:

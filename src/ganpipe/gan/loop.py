@@ -8,10 +8,10 @@ import torch
 from torch import Tensor, nn
 
 from ganpipe.config import ModelConfig, Objective, TrainConfig
-from ganpipe.losses import (PROBABILITY, clip_weights, critic_loss, generator_loss, gradient_penalty,
+from ganpipe.gan.objectives import (PROBABILITY, clip_weights, critic_loss, generator_loss, gradient_penalty,
                             interpolate_grad_norms, separation)
-from ganpipe.models import build_critic, build_generator, sample_noise
-from ganpipe.resume import rng_state, set_rng_state
+from ganpipe.gan.networks import build_critic, build_generator, sample_noise
+from ganpipe.gan.resume import rng_state, set_rng_state
 from ganpipe.runtime import set_precision, speed_settings
 
 Sampler = Callable[[int], Tensor]   # batch size -> a batch on the training device

@@ -9,6 +9,7 @@ other than its own checkpoint.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -16,8 +17,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from ganpipe.config import ClassifierConfig
-
-CLASSES = 10
+from ganpipe.evaluation.registry import CLASSES
 
 
 class LeNet(nn.Module):
@@ -52,6 +52,11 @@ def to_input(images: np.ndarray) -> Tensor:
 
 def build(cfg: ClassifierConfig) -> LeNet:
     return LeNet(cfg.width, cfg.features)
+
+
+def total_steps(n_train: int, cfg: ClassifierConfig) -> int:
+    """Optimizer steps of train_classifier on n_train images: whole batches of the images it trains on."""
+    return cfg.epochs * ((n_train - cfg.holdout) // cfg.batch_size)
 
 
 def train_classifier(x: np.ndarray, y: np.ndarray, cfg: ClassifierConfig, *, device: torch.device,
@@ -126,3 +131,13 @@ def load(ckpt: dict, device: torch.device) -> tuple[LeNet, ClassifierConfig, flo
     model = build(cfg)
     model.load_state_dict(ckpt["classifier"])
     return model.to(device).eval(), cfg, float(ckpt["test_accuracy"])
+
+
+def load_file(path: Path) -> tuple[LeNet, ClassifierConfig]:
+    """classifier.pt -> (the model on the CPU in eval mode, its config); a corrupt or foreign file is a one-line
+    ValueError naming it."""
+    try:
+        model, cfg, _ = load(torch.load(path, map_location="cpu", weights_only=True), torch.device("cpu"))
+    except Exception as e:
+        raise ValueError(f"{path}: cannot load classifier: {str(e).splitlines()[0]}") from None
+    return model, cfg

@@ -3,7 +3,7 @@
 Owns: the Frechet distance (from features or from means and covariances), KID (unbiased MMD^2
 with the cubic polynomial kernel, over random subsets), the Inception Score, precision / recall /
 density / coverage on k-NN balls, and the class-label histogram metrics (JS to the real label
-histogram, number of modes), all in float64 (definitions: shared/METRICS.md, "Feature metrics").
+histogram, number of modes), all in float64 (definitions: docs/metrics.md, "Feature metrics").
 Refuses: running the classifier (it receives arrays: features, probabilities, argmax labels),
 torch, file I/O and global seeding (KID takes a seed and builds its own generator). Values are
 never made to look nicer: KID is never clipped, and FD is clipped at 0 only within rounding.
@@ -15,7 +15,8 @@ import numpy as np
 from scipy.spatial.distance import cdist
 from scipy.special import rel_entr
 
-from ganpipe.metrics import js_divergence
+from ganpipe.evaluation.histograms import js_divergence
+from ganpipe.evaluation.registry import CLASSES, MODE_MIN_PERCENT
 
 _EPS = float(np.finfo(np.float64).eps)
 # A negative FD larger than this share of the covariances' scale, tr(S1) + tr(S2), is not rounding
@@ -232,7 +233,6 @@ def prdc(real, fake, *, k_pr: int = 3, k_dc: int = 5, block_rows: int = _PRDC_BL
 
 # --- class-label histogram -----------------------------------------------------------------------
 
-MODE_PERCENT = 1  # a class counts as a mode when it holds at least 1% of the generated samples
 
 
 def _check_labels(labels, name: str, classes: int) -> np.ndarray:
@@ -244,13 +244,14 @@ def _check_labels(labels, name: str, classes: int) -> np.ndarray:
     return a
 
 
-def class_histogram_metrics(pred_gen, pred_real, classes: int = 10) -> dict[str, float | int]:
-    """{"class_js": JS (nats) of the generated vs real label histograms, "modes": classes holding >= 1%
-    of the generated samples} from argmax labels (1-D ints). modes < classes is the mode-collapse alarm."""
+def class_histogram_metrics(pred_gen, pred_real, classes: int = CLASSES) -> dict[str, float | int]:
+    """{"class_js": JS (nats) of the generated vs real label histograms, "modes": classes holding at least
+    MODE_MIN_PERCENT percent of the generated samples} from argmax labels (1-D ints). modes < classes is the
+    mode-collapse alarm."""
     classes = _check_int(classes, "classes", 1)
     gen = _check_labels(pred_gen, "pred_gen", classes)
     real = _check_labels(pred_real, "pred_real", classes)
     c_gen, c_real = np.bincount(gen, minlength=classes), np.bincount(real, minlength=classes)
-    # integer comparison: count / n >= 1% without float rounding at the threshold
-    modes = int(np.count_nonzero(100 * c_gen >= MODE_PERCENT * len(gen)))
+    # integer comparison: count / n >= MODE_MIN_PERCENT / 100 without float rounding at the threshold
+    modes = int(np.count_nonzero(100 * c_gen >= MODE_MIN_PERCENT * len(gen)))
     return {"class_js": float(js_divergence(c_gen, c_real)), "modes": modes}

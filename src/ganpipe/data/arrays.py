@@ -1,0 +1,112 @@
+"""MNIST and generated images as arrays: the npz files stages pass on, the uint8 <-> model-range maps, and
+image mosaics. Four uint8 arrays are "the MNIST data": x_train (60000, 28, 28), y_train (60000,), x_test
+(10000, 28, 28), y_test (10000,)."""
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ganpipe.io import atomic_path, save_npz
+
+SPLITS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def layout_problem(arrays: dict[str, np.ndarray]) -> str | None:
+    missing = [k for k in SPLITS if k not in arrays]
+    if missing:
+        return f"missing {missing}"
+    for k in SPLITS:
+        if arrays[k].dtype != np.uint8:
+            return f"{k} is {arrays[k].dtype}, not uint8"
+    for part in ("train", "test"):
+        x, y = arrays[f"x_{part}"], arrays[f"y_{part}"]
+        if x.ndim != 3 or x.shape[1:] != (28, 28):
+            return f"x_{part} has shape {x.shape}, not (N, 28, 28)"
+        if y.shape != (x.shape[0],):
+            return f"y_{part} has shape {y.shape}, not ({x.shape[0]},) like x_{part}"
+        if y.size and y.max() > 9:
+            return f"y_{part} has labels above 9"
+    return None
+
+
+
+def save_mnist(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """The four arrays as one compressed .npz, byte-identical for identical arrays."""
+    problem = layout_problem(arrays)
+    if problem:
+        raise ValueError(f"save_mnist: {problem}")
+    save_npz(Path(path), **{k: arrays[k] for k in SPLITS})
+
+
+def load_mnist(path: Path) -> dict[str, np.ndarray]:
+    """The four arrays from save_mnist's .npz, with their layout checked."""
+    with np.load(path, allow_pickle=False) as npz:
+        if sorted(npz.files) != sorted(SPLITS):
+            raise ValueError(f"{path}: holds {sorted(npz.files)}, not {list(SPLITS)}; fetch MNIST again")
+        arrays = {k: npz[k] for k in SPLITS}
+    problem = layout_problem(arrays)
+    if problem:
+        raise ValueError(f"{path}: {problem}; fetch MNIST again")
+    return arrays
+
+
+def save_samples(path: Path, images: np.ndarray) -> None:
+    save_npz(Path(path), images=images)
+
+
+def load_samples(path: Path) -> np.ndarray:
+    """Generated images from save_samples' .npz: uint8 (N, 28, 28), else a one-line ValueError."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            if npz.files != ["images"]:
+                raise ValueError(f"{path}: holds {npz.files}, expected one array 'images'")
+            images = npz["images"]
+    except (OSError, zipfile.BadZipFile) as e:
+        raise ValueError(f"{path}: not a readable .npz ({type(e).__name__}: {' '.join(str(e).split())})") from None
+    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28) or len(images) == 0:
+        raise ValueError(f"{path}: samples must be uint8 (N, 28, 28) with N >= 1, got {images.dtype} {images.shape}")
+    return images
+
+
+def to_model_range(images_uint8) -> torch.Tensor:
+    """uint8 (N, 28, 28) in 0..255 -> float32 (N, 1, 28, 28) in [-1, 1], the generator's tanh range."""
+    images = images_uint8 if isinstance(images_uint8, torch.Tensor) else torch.from_numpy(np.asarray(images_uint8))
+    if images.dtype != torch.uint8 or images.ndim != 3:
+        raise ValueError(f"to_model_range: need uint8 (N, 28, 28), got {images.dtype} {tuple(images.shape)}")
+    return (images.to(torch.float32) / 127.5 - 1.0).unsqueeze(1)
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """(N, 1, 28, 28) or (N, 28, 28) in [-1, 1] -> uint8 (N, 28, 28); exact inverse of to_model_range."""
+    x = x.detach().to("cpu", torch.float32)
+    if x.ndim == 4 and x.shape[1] == 1:
+        x = x.squeeze(1)
+    if x.ndim != 3:
+        raise ValueError(f"to_uint8: need (N, 1, H, W) or (N, H, W), got {tuple(x.shape)}")
+    if torch.isnan(x).any():
+        raise ValueError("to_uint8: NaN in images (has the generator diverged?)")
+    # the error of v/127.5 - 1 in float32 is far below 0.5/127.5, so rounding recovers v exactly
+    return ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy()
+
+
+def tile(images: np.ndarray, cols: int | None = None, pad: int = 2) -> np.ndarray:
+    """uint8 (n, h, w) -> one uint8 mosaic, `pad` background (0, no ink) pixels between images."""
+    n, h, w = images.shape
+    cols = cols or int(np.ceil(np.sqrt(n)))
+    rows = int(np.ceil(n / cols))
+    canvas = np.zeros((rows * (h + pad) + pad, cols * (w + pad) + pad), dtype=np.uint8)
+    for i, img in enumerate(images):
+        r, c = divmod(i, cols)
+        canvas[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = img
+    return canvas
+
+
+def save_grid_png(images: np.ndarray, path: Path) -> None:
+    # MNIST is white ink on black; shown inverted (black on white) as digits are read on paper
+    import matplotlib.pyplot as plt   # lazily: pyplot is slow to import, and only this needs it
+
+    with atomic_path(path) as tmp:
+        plt.imsave(tmp, 255 - tile(images), cmap="gray", vmin=0, vmax=255, format="png")

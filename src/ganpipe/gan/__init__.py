@@ -1,0 +1,1 @@
+"""The GAN: networks, objectives next to their formulas, the training step and loop, resume, checkpoints."""

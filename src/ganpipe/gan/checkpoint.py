@@ -1,0 +1,47 @@
+"""The generator checkpoint (weights + the model config that shapes them), and sampling it into uint8 images
+quantised exactly as MNIST is stored."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ganpipe.config import ModelConfig
+from ganpipe.data.arrays import to_uint8
+from ganpipe.gan.networks import build_generator, sample_noise
+
+
+def checkpoint(G: nn.Module, model_cfg: ModelConfig) -> dict:
+    """What `generate` needs and nothing else: weights and the config that shapes them (plain tensors and dicts,
+    so it loads with torch.load(weights_only=True))."""
+    return {"generator": G.state_dict(), "model_config": model_cfg.model_dump()}
+
+
+def load_generator(ckpt: dict, device: torch.device) -> tuple[nn.Module, ModelConfig]:
+    if not isinstance(ckpt, dict) or not {"generator", "model_config"} <= ckpt.keys():
+        raise ValueError("not a ganpipe checkpoint: expected keys 'generator' and 'model_config'")
+    cfg = ModelConfig.model_validate(ckpt["model_config"])
+    G = build_generator(cfg)
+    G.load_state_dict(ckpt["generator"])
+    return G.to(device).eval(), cfg
+
+
+def load_generator_file(path: Path, device: torch.device) -> tuple[nn.Module, ModelConfig]:
+    """generator.pt -> (G in eval mode, its config); a corrupt, unsafe or foreign file is a one-line ValueError."""
+    try:
+        return load_generator(torch.load(path, map_location=device, weights_only=True), device)
+    except Exception as e:
+        raise ValueError(f"{path}: cannot load checkpoint: {str(e).splitlines()[0]}") from None
+
+
+@torch.no_grad()
+def generate_images(G: nn.Module, cfg: ModelConfig, n: int, *, generator: torch.Generator, device: torch.device,
+                    batch_size: int = 1000) -> np.ndarray:
+    """n samples from noise drawn batch by batch from `generator`: same seed, same images. Returns uint8 (n, 28, 28)."""
+    out = []
+    for start in range(0, n, batch_size):
+        z = sample_noise(min(batch_size, n - start), cfg, generator=generator, device=device)
+        out.append(to_uint8(G(z).cpu()))
+    return np.concatenate(out)

@@ -1,0 +1,97 @@
+"""One MNIST training run as the train stage runs it, around the loop (loop.fit_mnist): the images on the device,
+the critic's held-out batch, the fixed-noise progression grid, logging to an open DVCLive-like logger, a progress
+bar, resume checkpoints in the run's scratch entry, and the run's speed summary.
+
+Refuses: opening the logger, seeding, choosing the device, loading files (the stage does those).
+"""
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from ganpipe.config import Params
+from ganpipe.data.arrays import tile, to_model_range, to_uint8
+from ganpipe.gan.loop import fit_mnist
+from ganpipe.gan.networks import build_generator, sample_noise
+from ganpipe.gan.resume import Scratch
+from ganpipe.runtime import device_name
+
+
+class Monitor:
+    """The loop's callbacks: `log` (each logging step's values to `live` and the bar), `on_step` (the bar, and the
+    fixed-noise grid every `grid_every` steps), `on_checkpoint` (the resume state and the log as of that step).
+    `live` is a dvclive.Live or anything with its log_metric, log_image, next_step, make_summary and step."""
+
+    def __init__(self, live: Any, bar: tqdm, G: nn.Module, grid_noise: torch.Tensor, *, grid_every: int, steps: int,
+                 scratch: Scratch, start: int):
+        self.live, self.bar, self.G, self.grid_noise = live, bar, G, grid_noise
+        self.grid_every, self.steps, self.scratch = grid_every, steps, scratch
+        self.last_t, self.last_step = time.perf_counter(), start
+
+    def log(self, step: int, values: dict[str, float]) -> None:
+        now = time.perf_counter()
+        values["steps_per_s"] = (step - self.last_step) / (now - self.last_t)
+        self.last_t, self.last_step = now, step
+        self.live.step = step
+        for name, value in values.items():
+            self.live.log_metric(name, value)
+        self.live.next_step()
+        self.bar.set_postfix(loss_d=f"{values['loss_d']:.3f}", loss_g=f"{values['loss_g']:.3f}", refresh=False)
+
+    def on_step(self, step: int) -> None:
+        self.bar.update()
+        if step % self.grid_every == 0 or step == self.steps:
+            self.G.eval()
+            with torch.no_grad():
+                grid = tile(to_uint8(self.G(self.grid_noise).cpu()))
+            self.G.train()
+            self.live.log_image(f"grid/{step:07d}.png", 255 - grid)   # black ink on white
+
+    def on_checkpoint(self, step: int, values: dict) -> None:
+        self.live.make_summary()   # metrics.json as of this step, so a resumed log continues from it
+        self.scratch.save(step, {**values, "live_step": self.live.step}, self.live.dir)
+
+
+def train_mnist(mnist: dict[str, np.ndarray], p: Params, *, device: torch.device, generator: torch.Generator,
+                live: Any, scratch: Scratch, state: dict | None, precision: str, graph: bool
+                ) -> tuple[nn.Module, dict[str, Any]]:
+    """Trains on mnist["x_train"] (the critic's diagnostics on the first train.held_out test images); returns G and
+    the summary to log: wall time, img/s, peak memory, device, precision and compile mode. Raises loop.Diverged."""
+    obj = p.objective()
+    images = to_model_range(mnist["x_train"]).to(device)            # (60000, 1, 28, 28), resident on the device
+    held_out = to_model_range(mnist["x_test"][:p.train.held_out]).to(device)
+    G = build_generator(p.model).to(device)   # built here so the grid callback can sample it mid-training
+    # the grid's noise comes from its own stream, so drawing it never shifts the training's random numbers
+    grid_noise = sample_noise(p.train.grid_samples, p.model, generator=torch.Generator(device).manual_seed(p.seed + 1),
+                              device=device)
+    start = state["step"] if state else 0
+    with tqdm(total=p.train.steps, initial=start, desc=f"train {p.loss} {p.model.arch} on {device_name(device)}",
+              unit="step", smoothing=0.05, mininterval=0.5 if sys.stderr.isatty() else 30) as bar:
+        monitor = Monitor(live, bar, G, grid_noise, grid_every=p.train.grid_every, steps=p.train.steps,
+                          scratch=scratch, start=start)
+        t0 = time.perf_counter()
+        try:
+            fit_mnist(images, held_out, model_cfg=p.model, loss=p.loss, obj=obj, cfg=p.train, device=device,
+                      generator=generator, log=monitor.log, on_step=monitor.on_step, G=G, state=state,
+                      on_checkpoint=monitor.on_checkpoint)
+        finally:
+            bar.close()   # ends the bar's line, so an error stands on its own
+        wall = time.perf_counter() - t0
+    peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else _peak_rss()
+    return G, {"train_wall_s": round(wall, 2),
+               "img_per_s": round((p.train.steps - start) * p.train.batch_size * obj.critic_steps / wall, 1),
+               "peak_mem_mb": round(peak / 2**20, 1), "train_device": device_name(device),
+               # prefixed: eval.json's `precision` (P/R) must stay one column in `dvc exp show`
+               "train_precision": precision, "train_compile": "graph" if graph else "none"}
+
+
+def _peak_rss() -> float:
+    # bytes of this process's peak resident memory (Linux reports KiB)
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024.0

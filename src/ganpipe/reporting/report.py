@@ -1,0 +1,209 @@
+"""The pipeline's report: every output of one run, gathered and turned into reports/index.html and report.md.
+
+Owns: reading the outputs the report stage names (each given as a path: no repo layout is known here), the
+sections and their texts, and what they show. The numbers come from evaluate and the ladder; the figures from
+figures.py; the metric facts from evaluation.registry; the warnings from verdict.py.
+Refuses: computing any metric (the report never loads the classifier).
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from ganpipe.config import LadderConfig, Params
+from ganpipe.data.arrays import load_mnist, load_samples
+from ganpipe.evaluation.ladder import KINDS, describe
+from ganpipe.evaluation.registry import LADDER, family
+from ganpipe.reporting.figures import (fig_classes, fig_curves, fig_heatmap, fig_ink, fig_intensity, fig_ladder,
+                                       fig_ladder_examples, fig_progression, fig_samples, fig_toy)
+from ganpipe.reporting.page import Section, write_report
+from ganpipe.reporting.verdict import headline, metrics_table, warnings
+
+REAL, GEN = "real (test)", "generated"
+TOY_KEYS = {"ks": "Kolmogorov–Smirnov statistic against N(0,1)", "w1": "Wasserstein-1 distance to N(0,1)",
+            "hist_js": "the source's histogram method: JS over K bins of [lo, hi] (+2 overflow bins)",
+            "quantile_rmse": "RMS gap between sorted outputs and Φ⁻¹((i−½)/n)"}
+
+
+@dataclass
+class Inputs:
+    """Everything the report shows, read from the pipeline's outputs."""
+    params: Params
+    ev: dict                          # metrics/eval.json
+    views: dict[str, np.ndarray]      # evaluate's views: class shares, intensity counts, ink, per-position JS
+    samples: np.ndarray               # uint8 (n, 28, 28), generated
+    real: np.ndarray                  # uint8 (n, 28, 28), the real test images
+    history: pd.DataFrame             # DVCLive's curves, tidy: step, metric, value
+    grids: list[tuple[int, np.ndarray]]   # the fixed-noise grids train logged, by step
+    runs: list[dict]                  # each stage's run facts
+    toy: dict                         # metrics/toy.json
+    toy_arrays: dict[str, np.ndarray]
+    ladder: list[dict]                # metrics/ladder.json's rungs
+    ladder_examples: dict[str, np.ndarray]
+    accuracy: float                   # the classifier's test accuracy
+    revision: str                     # the git revision the run was made at
+
+
+def _npz(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def _json(path: Path):
+    return json.loads(Path(path).read_text())
+
+
+def load_inputs(params: Params, *, metrics: Path, views: Path, samples: Path, data: Path, live_dir: Path,
+                facts: list[Path], toy_metrics: Path, toy_samples: Path, ladder: Path, ladder_examples: Path,
+                classifier_metrics: Path) -> Inputs:
+    return Inputs(params=params, ev=_json(metrics), views=_npz(views), samples=load_samples(samples),
+                  real=load_mnist(data)["x_test"], history=training_history(live_dir), grids=progression(live_dir),
+                  runs=[_json(f) for f in facts], toy=_json(toy_metrics), toy_arrays=_npz(toy_samples),
+                  ladder=_json(ladder), ladder_examples=_npz(ladder_examples),
+                  accuracy=_json(classifier_metrics)["test_accuracy"], revision=git_revision())
+
+
+def training_history(live_dir: Path) -> pd.DataFrame:
+    """DVCLive's per-metric TSVs (columns step, <name>) -> tidy step, metric, value."""
+    frames = [pd.read_csv(tsv, sep="\t").melt(id_vars="step", value_vars=[tsv.stem], var_name="metric")
+              for tsv in sorted((live_dir / "plots" / "metrics").glob("*.tsv"))]
+    return pd.concat(frames) if frames else pd.DataFrame(columns=["step", "metric", "value"])
+
+
+def progression(live_dir: Path) -> list[tuple[int, np.ndarray]]:
+    """The fixed-noise grids train logged through DVCLive, as (step, uint8 gray image), by step."""
+    out = []
+    for png in sorted((live_dir / "plots" / "images" / "grid").glob("*.png")):
+        image = plt.imread(png)   # float in [0, 1], maybe RGB(A)
+        out.append((int(png.stem), (image[..., 0] if image.ndim == 3 else image) * 255))
+    return out
+
+
+def git_revision() -> str:
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True)
+        return rev.stdout.strip() + (" (uncommitted changes)" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+
+
+def flatten(d: dict, prefix: str = "") -> dict[str, object]:
+    """{"train": {"steps": 5}} -> {"train.steps": 5}, the names `dvc exp run -S` takes."""
+    out: dict[str, object] = {}
+    for key, value in d.items():
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def ladder_examples(arrays: dict[str, np.ndarray], levels: LadderConfig) -> dict[str, list[tuple[str, np.ndarray]]]:
+    """The ladder stage's examples (kind -> (1 + levels, n, 28, 28)) as labelled rungs, the undegraded first."""
+    return {kind: [("real", arrays[kind][0])] + [(describe(kind, lv).split(", ")[-1], images)
+                                                 for lv, images in zip(getattr(levels, kind), arrays[kind][1:])]
+            for kind in KINDS}
+
+
+def write(out: Path, i: Inputs) -> None:
+    """reports/index.html (self-contained), report.md and figures/ of one run."""
+    p, ev, views, rows, toy, grids = i.params, i.ev, i.views, i.ladder, i.toy, i.grids
+    obj = p.objective()
+    device = next((r.get("device", "?") for r in i.runs if r["stage"] == "train"), "?")
+    worst = max(ev[k] / ev[f"{k}_floor"] for k in family("histogram") if ev[f"{k}_floor"] > 0)
+    sections = [
+        Section("Verdict", f"n = {ev['n']:,} samples against the {ev['n_real']:,} real test images. Each “real” "
+                           "figure is the same metric for real images against the test set: the best a generator "
+                           "can do at this n. Details and every other metric below.",
+                table=headline(ev, rows)),
+        Section("Samples", f"{p.report.max_grid} of the {len(i.samples):,} generated images (fixed seed {p.seed}), "
+                           "beside real test digits.",
+                figures=[("samples", fig_samples({"generated": i.samples[: p.report.max_grid],
+                                                  "real (MNIST test)": i.real[: p.report.max_grid]}))]),
+        Section("Sample quality through the MNIST classifier",
+                f"A LeNet trained by the pipeline on the MNIST training set ({i.accuracy:.2%} test accuracy) looks at "
+                f"n = {ev['n']:,} generated and {ev['n_real']:,} real test images: its {ev['feature_dim']}-d "
+                "penultimate features for FLD, KID and precision/recall/density/coverage, its class probabilities "
+                "for the Inception Score, its labels for the class histogram. These numbers are not comparable with "
+                "Inception-based FID/KID/IS. Each floor is the same metric for real training images against the real "
+                f"test set at the same n; the intervals are {ev['ci']:.0%} bootstrap percentiles over "
+                f"{ev['bootstrap']} resamples of both sets. FLD shrinks with n, so compare it at equal n or use "
+                "<code>fld_inf</code>. “On the ladder” names the degraded real images that score the same (next section).",
+                table=metrics_table(ev, family("feature"), rows)),
+        Section("The degradation ladder: what a number looks like",
+                "Real training images made worse step by step and scored against the real test set exactly like the "
+                "samples, at the same n; level 0 is the undegraded set, whose scores are the floors. Every metric "
+                "grows with every kind of damage, which is what makes it a measure; the dashed line is this model. "
+                "The noise multiplies each pixel by 1 + σ·N(0, 1), so it roughens strokes and leaves the background "
+                "black: noise added to the background would saturate pixel_js at once (σ = 0.03 × 255 already moves "
+                "40% of the pixels off the black spike). Pixel histograms barely see a missing stroke, while the "
+                "classifier's features react to shape.",
+                figures=[("ladder", fig_ladder(pd.DataFrame(rows), ev, LADDER)),
+                         ("ladder_examples", fig_ladder_examples(ladder_examples(i.ladder_examples, p.ladder)))]),
+        Section("Classes", "How the classifier labels the generated images, against the real test set: a missing "
+                           f"or rare class is mode collapse. class_js = {ev['class_js']:.4g} nats (floor "
+                           f"{ev['class_js_floor']:.3g}); modes = {ev['modes']} of 10.",
+                figures=[("classes", fig_classes({REAL: views["class_share_real"], GEN: views["class_share_gen"]}))]),
+        Section("Pixel histograms against their noise floor",
+                f"Histogram metrics at n = {ev['n']:,} generated vs {ev['n_real']:,} real test images, K = {ev['bins']} "
+                f"intensity bins ({ev['perpixel_bins']} per position), smoothing α = {ev['alpha']} on counts (KL only). "
+                "Each floor is the same metric between two disjoint sets of REAL images at the same n (a training "
+                "subset against the test set): two samples of one distribution still differ, so a generator is good "
+                f"when its figure is near the floor, not when it is small. Worst ratio here: {worst:.1f}× the floor. "
+                "The source calls ½KL(P‖Q)+½KL(Q‖P) “JS”; that is the symmetrised KL (<code>pixel_sym_kl</code>), "
+                "not Jensen–Shannon (<code>pixel_js</code>, which uses the mixture M and never exceeds ln 2).",
+                table=metrics_table(ev, family("histogram"), rows)),
+        Section("Progression", f"The same fixed noise through the generator every {p.train.grid_every:,} steps: "
+                               "a collapse shows as grids whose digits turn alike.",
+                figures=[("progression", fig_progression(grids))] if grids else []),
+        Section("Training diagnostics",
+                "Per logging step. The critic's estimate is measured on held-out real test images against fresh "
+                "fakes: for wgan and wgan-gp it is mean D(fake) − mean D(real) = −L1, the critic's estimate of the "
+                "Wasserstein distance (the source's sign convention scores real images low), and it should fall as "
+                "G improves; for the other losses it is the gap between their scores. The critic's gradient norm at "
+                "random real/fake interpolates checks the Lipschitz constraint (≤ 1; wgan-gp pushes it to 1, a too "
+                "loose wgan clip lets it and the losses blow up). A generator gradient norm collapsing towards 0 is "
+                "the minimax loss saturating: D rejects fakes so confidently that log(1 − D(G(z))) is flat. "
+                "D(x) and D(G(z)) are shown for the probability losses (minimax, ns).",
+                figures=[("curves", fig_curves(i.history))]),
+        Section("Real vs generated histograms", "The views the histogram method can see: pixel intensities on "
+                                                "shared bins, and ink per image. Real MNIST has spikes at a few "
+                                                "intensities, left by how it was anti-aliased; a generator with a "
+                                                "smooth output cannot place mass on them, which alone keeps "
+                                                "pixel_js above its floor.",
+                figures=[("intensity", fig_intensity({REAL: views["intensity_real"], GEN: views["intensity_gen"]})),
+                         ("ink", fig_ink({REAL: views["ink_real"], GEN: views["ink_gen"]}))]),
+        Section("Where the pixels differ", "JS between the real and generated intensity histograms at each of "
+                                           "the 784 positions; its mean is perpixel_js_mean.",
+                figures=[("perpixel_js", fig_heatmap(views["perpixel_js"], "per-position JS"))]),
+        Section("The 1-D toy: U[0, 1] → N(0, 1)",
+                f"The source's example, trained with the same loss ({p.loss}) for {p.toy.steps:,} steps on n = "
+                f"{toy['n']:,} outputs. The exact map is Φ⁻¹, the inverse normal CDF, but Φ⁻¹(1 − u) and many others "
+                "give the same distribution, so judge the sorted outputs against Φ⁻¹ and the histogram against the "
+                "density, not G(u) pointwise. Each figure is next to the same measure for a true N(0, 1) sample of "
+                "the same n.",
+                figures=[("toy", fig_toy(i.toy_arrays["samples"], i.toy_arrays["u"], i.toy_arrays["g_of_u"],
+                                          bins=p.toy.bins, lo=p.toy.lo, hi=p.toy.hi))],
+                table=pd.DataFrame([{"metric": k, "G's outputs": toy[k], "floor (N(0,1) sample)": toy[f"{k}_floor"],
+                                     "meaning": v} for k, v in TOY_KEYS.items()])),
+        Section("Run facts", f"git revision <code>{i.revision}</code>; training device: {device}.",
+                table=pd.DataFrame([{"stage": r["stage"], "wall time (s)": r["wall_s"], "started (UTC)": r["started"],
+                                     "device": r.get("device", "—")} for r in i.runs])),
+        Section("Params", "The values this report was made with (params.yaml; fetch settings omitted). "
+                          f"<code>objective</code> is what the {p.loss} loss resolved to: its defaults under "
+                          "<code>losses</code>, overridden by <code>lr</code> and <code>optim</code>.",
+                table=pd.DataFrame(flatten({**p.model_dump(exclude={"fetch", "losses", "optim", "lr"}),
+                                            "objective": obj.model_dump()}).items(), columns=["param", "value"])),
+    ]
+
+    write_report(out, "ganpipe report", f"{p.model.arch} with the {p.loss} loss, {obj.optimizer} lr {obj.lr:g}, "
+                                        f"{obj.critic_steps} critic step(s) per generator step, {p.train.steps:,} "
+                                        f"steps, seed {p.seed}", sections, p.report.dpi,
+                 warnings=warnings(ev, rows, i.accuracy, target=p.classifier.target, warn_ratio=p.report.warn_ratio))
