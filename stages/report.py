@@ -33,4 +33,4 @@ def report(
             p, metrics=metrics, views=views, samples=samples, data=data, live_dir=live_dir, facts=facts,
             toy_metrics=toy_metrics, toy_samples=toy_samples, ladder=ladder, ladder_examples=ladder_examples,
             classifier_metrics=classifier_metrics)
-    pipeline_report.write(out, inputs)
+        pipeline_report.write(out, inputs)   # a views or ladder file without an expected key: one line too

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import tiny_params_dict, write_yaml
-from ganpipe.data import arrays as mnist_arrays, idx, sources
+from ganpipe.data import idx
 from ganpipe.config import Params, ParamsError, load_params
 from ganpipe.data.idx import FetchError
 

@@ -11,6 +11,10 @@ import typer
 from ganpipe.config import ParamsError, load_params
 from ganpipe.evaluation.registry import METRICS
 
+# where dvc.yaml's stages leave what compare shows, in every experiment
+CURVES = "metrics/train/plots/metrics/{}.tsv"   # train's DVCLive curves, one TSV per metric
+GRID = "data/generated/grid.png"                 # generate's sample grid
+
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
 
@@ -33,15 +37,16 @@ def compare(
     out: Annotated[Path, typer.Option(help="folder for compare.html, compare.md, compare_figures/")] = Path("reports"),
     repo: Annotated[Path, typer.Option(help="the DVC repo whose experiments to compare")] = Path("."),
     params: Annotated[Path, typer.Option(help="params file, relative to the repo")] = Path("params.yaml"),
-    dpi: Annotated[Optional[int], typer.Option(help="figure resolution; default: report.dpi of the params")] = None,
+    dpi: Annotated[Optional[int], typer.Option(min=1, help="figure resolution; default: report.dpi of the params")] = None,
 ) -> None:
     """Every experiment side by side: a leaderboard, the params that differ, overlaid curves, sample grids ->
     reports/compare.html and .md. Run it after `dvc exp run` (queued sweeps included: `dvc queue start`, then wait)."""
     from ganpipe.reporting.compare import compare as write_compare
 
     try:
-        dpi = dpi or load_params(repo / params).report.dpi
-        n = write_compare(repo, repo / params, metric, out, dpi, log=lambda line: print(line, file=sys.stderr))
+        dpi = load_params(repo / params).report.dpi if dpi is None else dpi
+        n = write_compare(repo, repo / params, metric, out, dpi, curves=CURVES, grid=GRID,
+                          log=lambda line: print(line, file=sys.stderr))
     except (ValueError, ParamsError) as e:
         _fail(str(e))
     print(f"compare: {n} experiments -> {out / 'compare.html'} (and {out / 'compare.md'})", file=sys.stderr)

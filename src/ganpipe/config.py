@@ -36,12 +36,6 @@ class Objective(Section):
     clip: float | None = Field(gt=0)    # wgan: every critic weight kept in [-clip, clip]; null = no clipping
     gp_weight: float = Field(ge=0)      # wgan-gp: lambda of the gradient penalty; 0 = none
 
-    @model_validator(mode="after")
-    def _adam_has_betas(self) -> "Objective":
-        if self.optimizer == "adam" and self.betas is None:
-            raise ValueError("adam needs betas: set them for this loss or in optim.betas")
-        return self
-
 
 class TrainConfig(Section):
     steps: int = Field(gt=0)                # generator updates
@@ -132,13 +126,14 @@ class ClassifierConfig(Section):
     # the last `holdout` training images are kept from the classifier: the real reference set of every floor,
     # so that neither real set of a floor is one the classifier has memorised
     holdout: int = Field(default=10_000, gt=0)
-    target: float = Field(default=0.99, gt=0, le=1)   # the test accuracy the evaluator is trusted at; below, warn
 
 
 class ReportConfig(Section):
     dpi: int = Field(default=110, gt=0)
     max_grid: int = Field(default=64, gt=0)   # sample images shown in the report
     warn_ratio: float = Field(default=10.0, gt=1)   # warn when a metric is this many times worse than its floor
+    # below this test accuracy of the classifier, warn: the feature metrics are less trustworthy
+    classifier_target: float = Field(default=0.99, gt=0, le=1)
 
 
 LossName = Literal["minimax", "ns", "wgan", "wgan-gp", "hinge", "lsgan"]

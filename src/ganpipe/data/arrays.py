@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ganpipe.data.idx import one_line
 from ganpipe.io import atomic_path, save_npz
 
 SPLITS = ("x_train", "y_train", "x_test", "y_test")
@@ -30,7 +31,6 @@ def layout_problem(arrays: dict[str, np.ndarray]) -> str | None:
         if y.size and y.max() > 9:
             return f"y_{part} has labels above 9"
     return None
-
 
 
 def save_mnist(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -65,7 +65,7 @@ def load_samples(path: Path) -> np.ndarray:
                 raise ValueError(f"{path}: holds {npz.files}, expected one array 'images'")
             images = npz["images"]
     except (OSError, zipfile.BadZipFile) as e:
-        raise ValueError(f"{path}: not a readable .npz ({type(e).__name__}: {' '.join(str(e).split())})") from None
+        raise ValueError(f"{path}: not a readable .npz ({one_line(e)})") from None
     if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28) or len(images) == 0:
         raise ValueError(f"{path}: samples must be uint8 (N, 28, 28) with N >= 1, got {images.dtype} {images.shape}")
     return images

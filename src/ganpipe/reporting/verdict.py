@@ -25,13 +25,15 @@ def _on_ladder(ev: dict, key: str, rungs: list[dict] | None) -> str:
 
 
 def metrics_table(ev: dict, metrics: dict[str, Metric], rungs: list[dict] | None = None) -> pd.DataFrame:
-    """One row per metric: value, floor, ratio, uncertainty, place on the ladder (where scored), unit, meaning."""
+    """One row per metric: value, floor, ratio, uncertainty, place on the ladder (where scored), which way is
+    better, unit, meaning."""
     out = []
     for key, m in metrics.items():
         value, floor = ev[key], ev[f"{key}_floor"]
         out.append({"metric": key, "generated vs real": value, "floor (real vs real)": floor,
                     "× floor": value / floor if floor > 0 else float("nan"), "uncertainty": _uncertainty(ev, key),
-                    "on the ladder": _on_ladder(ev, key, rungs), "unit": m.unit, "meaning": m.meaning})
+                    "on the ladder": _on_ladder(ev, key, rungs),
+                    "better": "higher" if m.higher_is_better else "lower", "unit": m.unit, "meaning": m.meaning})
     df = pd.DataFrame(out)
     return df.loc[:, (df != "").any()]   # drop the columns no metric of this table fills
 
