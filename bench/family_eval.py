@@ -40,9 +40,7 @@ def main(
     set_threads(0)
     cpu = torch.device("cpu")
     model, clf_cfg = clf.load_file(classifier)
-    mnist = load_mnist(data)
-    real_test, real_ref = real_sets(model, mnist["x_test"], clf.held_out(mnist["x_train"], clf_cfg), p.generate.n,
-                                    p.evaluate.seed)
+    real_test, real_ref = real_sets(model, clf_cfg, load_mnist(data), p.generate.n, p.evaluate.seed)
     results = {}
     for run in runs:
         name, path = run.split("=", 1)

@@ -31,8 +31,7 @@ def evaluate(
     with run_facts("evaluate", facts), refusing():
         gen, mnist = load_samples(samples), load_mnist(data)
         model, clf_cfg = clf.load_file(classifier)
-        real_test, real_ref = real_sets(model, mnist["x_test"], clf.held_out(mnist["x_train"], clf_cfg), len(gen),
-                                        p.evaluate.seed)
+        real_test, real_ref = real_sets(model, clf_cfg, mnist, len(gen), p.evaluate.seed)
         gen_e = embed_set(model, gen)
         metrics = score(gen_e, real_test, real_ref, p.evaluate)
         save_npz(views_out, **views(gen_e, real_test, p.evaluate))

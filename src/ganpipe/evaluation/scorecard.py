@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from torch import nn
 
-from ganpipe.evaluation.classifier import embed
-from ganpipe.config import EvaluateConfig
+from ganpipe.config import ClassifierConfig, EvaluateConfig
+from ganpipe.evaluation.classifier import embed, held_out
 from ganpipe.evaluation.features import class_histogram_metrics, frechet_distance, inception_score, kid, prdc
 from ganpipe.evaluation.histograms import (evaluate_against_floor, image_intensity_counts, intensity_counts,
                                           js_divergence, perpixel_js_map)
@@ -51,11 +51,12 @@ def embed_set(model: nn.Module, images: np.ndarray) -> Embedded:
     return Embedded(images, *embed(model, images))
 
 
-def real_sets(model: nn.Module, x_test: np.ndarray, held_out: np.ndarray, n: int,
+def real_sets(model: nn.Module, clf_cfg: ClassifierConfig, mnist: dict[str, np.ndarray], n: int,
               seed: int) -> tuple[Embedded, Embedded]:
     """The real test set and the real reference subset behind every floor (n of the training images the classifier
-    was not trained on), embedded."""
-    return embed_set(model, x_test), embed_set(model, reference_subset(held_out, n, seed))
+    was not trained on, see classifier.held_out), embedded."""
+    reference = reference_subset(held_out(mnist["x_train"], clf_cfg), n, seed)
+    return embed_set(model, mnist["x_test"]), embed_set(model, reference)
 
 
 def feature_metrics(real: Embedded, other: Embedded, cfg: EvaluateConfig) -> dict[str, float]:
