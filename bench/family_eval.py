@@ -44,7 +44,7 @@ def main(
     results = {}
     for run in runs:
         name, path = run.split("=", 1)
-        G, cfg = load_generator_file(Path(path), cpu)
+        G, cfg, _ = load_generator_file(Path(path), cpu, ema=p.generate.ema)
         gen = generate_images(G, cfg, p.generate.n, generator=seed_everything(p.seed, cpu), device=cpu)
         results[name] = {"checkpoint": Path(path).name, "model": cfg.model_dump(),
                          **score(embed_set(model, gen), real_test, real_ref, p.evaluate)}

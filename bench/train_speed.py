@@ -63,7 +63,7 @@ def main(
     cfg = p.train.model_copy(update={"steps": steps or p.train.steps, "device": device,
                                      "batch_size": batch_size or p.train.batch_size,
                                      "precision": precision or p.train.precision,
-                                     "compile": compile or p.train.compile})
+                                     "compile": compile or p.train.compile, "channels_last": nhwc})
     dev = resolve_device(cfg.device)
     set_threads(cfg.threads)
     mnist = load_mnist(data)
@@ -72,9 +72,9 @@ def main(
     clock = StepClock(dev, warmup, cfg.steps)
     t0 = time.perf_counter()
     history: list[dict[str, float]] = []
-    G, _ = fit_mnist(images, held_out, model_cfg=p.model, loss=p.loss, obj=obj, cfg=cfg, device=dev,
+    G, _, _ = fit_mnist(images, held_out, model_cfg=p.model, loss=p.loss, obj=obj, cfg=cfg, device=dev,
                      generator=seed_everything(p.seed, dev), on_step=clock,
-                     log=lambda step, values: history.append({"step": step, **values}), channels_last=nhwc, fuse=fuse)
+                     log=lambda step, values: history.append({"step": step, **values}), fuse=fuse)
     wall = time.perf_counter() - t0
     timed = cfg.steps - warmup
     steps_per_s = clock.steps_per_s()

@@ -22,9 +22,9 @@ def generate(
     p = load_params_or_exit(params)
     device = resolve_device("cpu")   # sampling is cheap: the CPU keeps it bit-reproducible on any machine
     with refusing():
-        G, cfg = load_generator_file(model, device)
+        G, cfg, weights = load_generator_file(model, device, ema=p.generate.ema)
     with run_facts("generate", facts) as f:
         images = generate_images(G, cfg, p.generate.n, generator=seed_everything(p.seed, device), device=device)
         save_samples(out / "samples.npz", images)
         save_grid_png(images[: p.generate.grid], out / "grid.png")
-        f["n"] = len(images)
+        f.update(n=len(images), weights=weights)   # the report's verdict names the generator it scored

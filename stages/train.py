@@ -55,17 +55,17 @@ def train(
         with run_facts("train", facts) as f, \
                 Live(str(live_dir), dvcyaml=False, save_dvc_exp=False, report=None, resume=state is not None) as live:
             try:
-                G, summary = train_mnist(mnist, p, device=device, generator=rng, live=live, scratch=run, state=state,
+                nets, summary = train_mnist(mnist, p, device=device, generator=rng, live=live, scratch=run, state=state,
                                          precision=precision, graph=graph)
             except Diverged as e:
                 kept = run.latest()
                 fail(f"{e}; {'the last good checkpoint is ' + str(kept) if kept else 'no checkpoint was written'}; "
                      "lower lr or pick another loss")
             live.summary.update(summary)
-            save_torch(out, checkpoint(G, p.model))
+            save_torch(out, checkpoint(nets.G, p.model, nets.G_ema))
             f.update(device=device_name(device), torch=torch.__version__, loss=p.loss, arch=p.model.arch,
                      objective=p.objective().model_dump(), wasserstein=p.loss in WASSERSTEIN,
-                     resumed_from_step=state["step"] if state else 0)
+                     resumed_from_step=state["step"] if state else 0, ema=p.train.ema)
     except BaseException:
         shutil.rmtree(live_dir, ignore_errors=True)
         raise

@@ -172,7 +172,7 @@ def test_fit_mnist_puts_batch_norm_in_the_critic_only_for_wgan(loss, bn):
     obj = objective(optimizer="adam", lr=1e-4, clip=0.01 if loss == "wgan" else None,
                     gp_weight=10.0 if loss == "wgan-gp" else 0.0)
     images = torch.rand(32, 1, 28, 28) * 2 - 1
-    _, D = fit_mnist(images, images[:8], model_cfg=cfg, loss=loss, obj=obj,
+    _, D, _ = fit_mnist(images, images[:8], model_cfg=cfg, loss=loss, obj=obj,
                      cfg=TrainConfig(steps=1, batch_size=8), device=torch.device("cpu"),
                      generator=torch.Generator().manual_seed(0))
     assert any(isinstance(m, nn.BatchNorm2d) for m in D.modules()) == bn

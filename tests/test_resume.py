@@ -19,6 +19,7 @@ from conftest import ROOT, tiny_params_dict, write_yaml, objective
 from ganpipe.config import ModelConfig
 from ganpipe.gan.networks import build_critic, build_generator, sample_noise
 from ganpipe.gan.resume import Scratch, rng_state, run_key, set_rng_state
+from ganpipe.gan.ema import EMA
 from ganpipe.gan.loop import Diverged, train_gan
 
 CFG = ModelConfig(arch="mlp", z_dim=4, dim=4)
@@ -32,9 +33,11 @@ def _on_disk(state: dict) -> dict:
     return torch.load(buf, weights_only=True)   # what a resumed run reads back
 
 
-def _run(steps: int, state: dict | None = None, real=None, checkpoints: dict | None = None, logged=None):
+def _run(steps: int, state: dict | None = None, real=None, checkpoints: dict | None = None, logged=None,
+         ema: float = 0.0):
     torch.manual_seed(0)
     G, D = build_generator(CFG), build_critic(CFG, batchnorm=False)
+    avg = EMA(G, ema) if ema else None
     gen = torch.Generator().manual_seed(0)
     data = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(1)) * 2 - 1
     logged = [] if logged is None else logged
@@ -43,19 +46,26 @@ def _run(steps: int, state: dict | None = None, real=None, checkpoints: dict | N
               noise=lambda b: sample_noise(b, CFG, generator=gen, device=torch.device("cpu")),
               loss="wgan-gp", obj=OBJ, steps=steps, batch_size=8, log_every=2, generator=gen, held_out=data[:16],
               log=lambda step, v: logged.append((step, v)), state=state, checkpoint_every=4,
-              on_checkpoint=lambda step, st: checkpoints.__setitem__(step, _on_disk(st)))
-    return G, D, logged, checkpoints
+              on_checkpoint=lambda step, st: checkpoints.__setitem__(step, _on_disk(st)), ema=avg)
+    return G, D, logged, checkpoints, avg
 
 
-def test_resuming_from_a_checkpoint_ends_bit_identical():
-    G, D, logged, checkpoints = _run(12)
+def _weights(G, D, avg) -> list[torch.Tensor]:
+    return [*G.state_dict().values(), *D.state_dict().values(), *(avg.state_dict().values() if avg else [])]
+
+
+@pytest.mark.parametrize("ema", [0.0, 0.9])
+def test_resuming_from_a_checkpoint_ends_bit_identical(ema):
+    G, D, logged, checkpoints, avg = _run(12, ema=ema)
     assert sorted(checkpoints) == [4, 8]          # every 4 steps, none at the last
+    assert ("G_ema" in checkpoints[4]) == bool(ema)
     for start in (4, 8):
-        G2, D2, logged2, _ = _run(12, state=checkpoints[start])
-        for a, b in zip([*G.state_dict().values(), *D.state_dict().values()],
-                        [*G2.state_dict().values(), *D2.state_dict().values()]):
-            assert torch.equal(a, b)
+        G2, D2, logged2, _, avg2 = _run(12, state=checkpoints[start], ema=ema)
+        a, b = _weights(G, D, avg), _weights(G2, D2, avg2)
+        assert len(a) == len(b) and all(torch.equal(x, y) for x, y in zip(a, b))
         assert logged2 == [(s, v) for s, v in logged if s > start]
+    if ema:   # the average trails the raw weights, it does not equal them
+        assert not torch.equal(avg.model.net[0].weight, G.net[0].weight)
 
 
 def test_rng_state_round_trip_covers_every_generator():
@@ -129,7 +139,7 @@ def test_run_key_changes_with_params_data_and_code(tmp_path):
 def _params(tmp_path: Path, **train) -> Path:
     p = tiny_params_dict()
     p["train"].update({"steps": 3000, "batch_size": 8, "log_every": 10, "grid_every": 500, "checkpoint_every": 50,
-                       **train})
+                       "ema": 0.99, "ema_standing": 3, **train})
     return write_yaml(tmp_path / "params.yaml", p)
 
 
@@ -175,9 +185,12 @@ def test_a_killed_train_stage_resumes_and_ends_bit_identical(tmp_path, tiny_mnis
                            capture_output=True, text=True)
     assert whole.returncode == 0, whole.stderr
     assert "resuming" not in whole.stderr
-    a = torch.load(tmp_path / "run/g.pt", weights_only=True)["generator"]
-    b = torch.load(tmp_path / "whole/g.pt", weights_only=True)["generator"]
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    run, whole = (torch.load(tmp_path / f"{name}/g.pt", weights_only=True) for name in ("run", "whole"))
+    assert run.keys() == whole.keys() == {"generator", "generator_ema", "model_config"}   # train.ema is on
+    for key in ("generator", "generator_ema"):
+        a, b = run[key], whole[key]
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert not torch.equal(run["generator"]["fc.0.weight"], run["generator_ema"]["fc.0.weight"])
     assert _logged(tmp_path / "run/live") == _logged(tmp_path / "whole/live")
     facts = json.loads((tmp_path / "run/facts.json").read_text())
     assert facts["resumed_from_step"] == step

@@ -39,7 +39,7 @@ def _fit(precision: str, steps: int = 3, loss: str = "wgan-gp", fuse: bool = Fal
     images = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(1)) * 2 - 1
     logged = []
     obj = objective(optimizer="adam", lr=1e-4, betas=(0.5, 0.9), critic_steps=2, gp_weight=10.0)
-    G, D = fit_mnist(images, images[:8], model_cfg=ModelConfig(z_dim=4, dim=4), loss=loss, obj=obj,
+    G, D, _ = fit_mnist(images, images[:8], model_cfg=ModelConfig(z_dim=4, dim=4), loss=loss, obj=obj,
                      cfg=TrainConfig(steps=steps, batch_size=8, log_every=1, checkpoint_every=0, precision=precision),
                      device=CPU, generator=torch.Generator().manual_seed(0),
                      log=lambda step, values: logged.append(values), fuse=fuse)

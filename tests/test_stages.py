@@ -89,6 +89,25 @@ def test_generate_is_deterministic(pipeline, tmp_path):
     assert (again / "samples.npz").read_bytes() == (pipeline["gen"] / "samples.npz").read_bytes()
 
 
+@pytest.mark.parametrize("use_ema", [True, False])
+def test_generate_samples_the_averaged_generator_when_the_checkpoint_has_one(pipeline, tmp_path, use_ema):
+    from ganpipe.config import ModelConfig
+    from ganpipe.gan.checkpoint import checkpoint
+    from ganpipe.gan.networks import build_generator
+
+    ckpt = torch.load(pipeline["model"], weights_only=True)
+    cfg = ModelConfig.model_validate(ckpt["model_config"])
+    torch.manual_seed(5)
+    torch.save(checkpoint(build_generator(cfg), cfg, build_generator(cfg)), tmp_path / "g.pt")
+    p = tiny_params_dict()
+    p["generate"]["ema"] = use_ema
+    r = invoke("generate", "--model", tmp_path / "g.pt", "--out", tmp_path / "gen", "--facts", tmp_path / "f.json",
+               "--params", write_yaml(tmp_path / "p.yaml", p))
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "f.json").read_text())["weights"] == ("ema" if use_ema else "raw")
+    assert json.loads((pipeline["facts"] / "generate.json").read_text())["weights"] == "raw"   # train.ema 0: none kept
+
+
 def test_bad_params_stop_with_one_line_naming_the_key(tmp_path, tiny_mnist):
     p = tiny_params_dict()
     p["lr"] = -0.1

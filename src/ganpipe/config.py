@@ -24,6 +24,8 @@ class ModelConfig(Section):
     noise: Literal["uniform", "normal"] = "uniform"   # uniform: U[-1, 1]^z_dim, as in the source
     z_dim: int = Field(default=64, gt=0)
     dim: int = Field(default=32, gt=0)        # base width: DIM of the paper's dcgan, 4*dim hidden units in the mlp
+    # the critic's convolutions and linear layers spectrally normalised (Miyato et al. 2018, SNGAN)
+    spectral_norm: bool = False
 
 
 class Objective(Section):
@@ -50,6 +52,12 @@ class TrainConfig(Section):
     compile: Literal["auto", "none", "graph"] = "auto"   # graph: the whole step captured as one CUDA graph
     held_out: int = Field(default=256, gt=0)     # real test images behind the critic's diagnostics, never trained on
     grid_samples: int = Field(default=64, gt=0)  # images in the fixed-noise progression grid
+    channels_last: bool = False   # NHWC weights and activations
+    # an exponential moving average of G's weights: w_ema = d w_ema + (1 - d) w after each G step; 0 = off
+    ema: float = Field(default=0.0, ge=0, lt=1)
+    # batches of noise through the averaged G after training, to recompute its batch-norm statistics
+    # (BigGAN's standing statistics); 0 = keep the raw G's
+    ema_standing: int = Field(default=100, ge=0)
 
     @model_validator(mode="after")
     def _checkpoints_at_logging_steps(self) -> "TrainConfig":
@@ -84,6 +92,7 @@ class ToyConfig(Section):
 class GenerateConfig(Section):
     n: int = Field(default=10_000, gt=0)    # samples written for evaluation
     grid: int = Field(default=64, gt=0)     # images in the fixed-noise grid
+    ema: bool = True   # sample the averaged generator when the checkpoint has one (train.ema > 0)
 
 
 class EvaluateConfig(Section):

@@ -94,13 +94,29 @@ def seed_everything(seed: int, device: torch.device) -> torch.Generator:
 AUTO = {"cpu": ("fp32", "none"), "cuda": ("bf16", "graph")}
 
 
+def cpu_bf16_flags(cpuinfo: str | None = None) -> list[str]:
+    """This CPU's native bf16 instruction sets (avx512_bf16, amx_bf16), from /proc/cpuinfo; [] where there is
+    none or the file cannot be read (not Linux). Without them torch emulates bf16, slower than fp32."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return []
+    flags = set(cpuinfo.split())
+    return [f for f in ("avx512_bf16", "amx_bf16") if f in flags]
+
+
 def speed_settings(precision: str, compile: str, device: torch.device) -> tuple[str, bool]:
-    """(precision, graph?) for train.precision and train.compile on this device; graph needs CUDA."""
+    """(precision, graph?) for train.precision and train.compile on this device; graph needs CUDA, bf16 on the CPU
+    needs native bf16 instructions (cpu_bf16_flags)."""
     auto_precision, auto_compile = AUTO.get(device.type, AUTO["cpu"])
     precision = auto_precision if precision == "auto" else precision
     compile = auto_compile if compile == "auto" else compile
     if compile == "graph" and device.type != "cuda":
         raise ValueError(f"train.compile: graph needs a CUDA device, and this run trains on {device.type}")
+    if precision == "bf16" and device.type == "cpu" and not cpu_bf16_flags():
+        raise ValueError("train.precision: bf16 needs a CPU with native bf16 (avx512_bf16 or amx_bf16), and this "
+                         "one has neither; use fp32")
     return precision, compile == "graph"
 
 

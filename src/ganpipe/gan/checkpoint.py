@@ -3,6 +3,7 @@ quantised exactly as MNIST is stored."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -13,25 +14,37 @@ from ganpipe.data.arrays import to_uint8
 from ganpipe.gan.networks import build_generator, sample_noise
 
 
-def checkpoint(G: nn.Module, model_cfg: ModelConfig) -> dict:
-    """What `generate` needs and nothing else: weights and the config that shapes them (plain tensors and dicts,
-    so it loads with torch.load(weights_only=True))."""
-    return {"generator": G.state_dict(), "model_config": model_cfg.model_dump()}
+def checkpoint(G: nn.Module, model_cfg: ModelConfig, G_ema: nn.Module | None = None) -> dict:
+    """What `generate` needs and nothing else: the raw weights, the averaged ones when training kept them, and the
+    config that shapes them (plain tensors and dicts, so it loads with torch.load(weights_only=True))."""
+    out = {"generator": G.state_dict(), "model_config": model_cfg.model_dump()}
+    if G_ema is not None:
+        out["generator_ema"] = G_ema.state_dict()
+    return out
 
 
-def load_generator(ckpt: dict, device: torch.device) -> tuple[nn.Module, ModelConfig]:
+class Loaded(NamedTuple):
+    G: nn.Module          # in eval mode, on the device asked for
+    cfg: ModelConfig
+    weights: str          # "ema" (the averaged weights) or "raw"
+
+
+def load_generator(ckpt: dict, device: torch.device, *, ema: bool = True) -> Loaded:
+    """The averaged generator when `ema` and the checkpoint has one, else the raw one."""
     if not isinstance(ckpt, dict) or not {"generator", "model_config"} <= ckpt.keys():
         raise ValueError("not a ganpipe checkpoint: expected keys 'generator' and 'model_config'")
     cfg = ModelConfig.model_validate(ckpt["model_config"])
+    weights = "ema" if ema and "generator_ema" in ckpt else "raw"
     G = build_generator(cfg)
-    G.load_state_dict(ckpt["generator"])
-    return G.to(device).eval(), cfg
+    G.load_state_dict(ckpt["generator_ema" if weights == "ema" else "generator"])
+    return Loaded(G.to(device).eval(), cfg, weights)
 
 
-def load_generator_file(path: Path, device: torch.device) -> tuple[nn.Module, ModelConfig]:
-    """generator.pt -> (G in eval mode, its config); a corrupt, unsafe or foreign file is a one-line ValueError."""
+def load_generator_file(path: Path, device: torch.device, *, ema: bool = True) -> Loaded:
+    """generator.pt -> (G in eval mode, its config, which weights); a corrupt, unsafe or foreign file is a one-line
+    ValueError."""
     try:
-        return load_generator(torch.load(path, map_location=device, weights_only=True), device)
+        return load_generator(torch.load(path, map_location=device, weights_only=True), device, ema=ema)
     except Exception as e:
         raise ValueError(f"{path}: cannot load checkpoint: {str(e).splitlines()[0]}") from None
 

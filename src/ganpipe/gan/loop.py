@@ -3,6 +3,7 @@ values out. No file I/O, no seeding, no device choice. Serves MNIST and the 1-D 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -10,6 +11,7 @@ from torch import Tensor, nn
 from ganpipe.config import ModelConfig, Objective, TrainConfig
 from ganpipe.gan.objectives import (PROBABILITY, clip_weights, critic_loss, generator_loss, gradient_penalty,
                             interpolate_grad_norms, separation)
+from ganpipe.gan.ema import EMA, has_batchnorm, standing_stats
 from ganpipe.gan.networks import build_critic, build_generator, sample_noise
 from ganpipe.gan.resume import rng_state, set_rng_state
 from ganpipe.runtime import set_precision, speed_settings
@@ -52,13 +54,13 @@ class Step:
     """
 
     def __init__(self, G: nn.Module, D: nn.Module, opt_g, opt_d, *, loss: str, obj: Objective, batch_size: int,
-                 precision: str, device: torch.device, start: int, fuse: bool = False):
-        self.G, self.D, self.opt_g, self.opt_d = G, D, opt_g, opt_d
+                 precision: str, device: torch.device, start: int, fuse: bool = False, ema: EMA | None = None):
+        self.G, self.D, self.opt_g, self.opt_d, self.ema = G, D, opt_g, opt_d, ema
         self.loss, self.obj, self.batch_size = loss, obj, batch_size
         self.device = device
         self.bf16, self.fuse = precision == "bf16", fuse
         # a joint pass needs per-sample scores: batch norm, the only cross-sample layer of our critics, mixes them
-        self.concat = fuse and not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in D.modules())
+        self.concat = fuse and not has_batchnorm(D)
         self.buffers: dict[str, Tensor] = {}
         self.loss_d, self.loss_g, self.gradnorm_g = (torch.zeros((), device=device) for _ in range(3))
         self.step = torch.full((), start, dtype=torch.long, device=device)
@@ -113,6 +115,8 @@ class Step:
         loss_g.backward()
         self.gradnorm_g.copy_(_grad_norm(G))
         self.opt_g.step()
+        if self.ema is not None:
+            self.ema.update()
         D.requires_grad_(True)
         self.loss_d.copy_(loss_d.detach())
         self.loss_g.copy_(loss_g.detach())
@@ -167,6 +171,7 @@ def train_gan(
     precision: str = "fp32",
     graph: bool = False,
     fuse: bool = False,
+    ema: EMA | None = None,
 ) -> None:
     """Trains G and D in place. One step = obj.critic_steps critic updates, then one generator update.
 
@@ -187,7 +192,8 @@ def train_gan(
 
     precision: fp32 | tf32 | bf16 (autocast; losses and the gradient penalty in fp32), set up by the caller
     (runtime.set_precision). graph: capture the step as a CUDA graph (CUDA only: runtime.speed_settings
-    refuses it elsewhere). fuse: see Step.
+    refuses it elsewhere). fuse: see Step. ema: updated after every generator step, inside the step (so a CUDA
+    graph captures it); its weights are part of the resume state.
     """
     device = held_out.device
     opt_g = make_optimizer(G.parameters(), obj, device, capturable=graph)
@@ -198,12 +204,14 @@ def train_gan(
         D.load_state_dict(state["D"])
         opt_g.load_state_dict(state["opt_g"])
         opt_d.load_state_dict(state["opt_d"])
+        if ema is not None:
+            ema.load_state_dict(state["G_ema"])
         set_rng_state(state["rng"], generator)
         start, last_logged = state["step"], state["last_logged"]
     G.train()
     D.train()
     one = Step(G, D, opt_g, opt_d, loss=loss, obj=obj, batch_size=batch_size, precision=precision,
-               device=device, start=start, fuse=fuse)
+               device=device, start=start, fuse=fuse, ema=ema)
     run = Graphed(one) if graph else one
     for step in range(start + 1, steps + 1):
         one.draw(real, noise, generator)
@@ -219,7 +227,8 @@ def train_gan(
             if checkpoint_every and step % checkpoint_every == 0 and step < steps:
                 on_checkpoint(step, {"step": step, "G": G.state_dict(), "D": D.state_dict(),
                                      "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
-                                     "rng": rng_state(generator), "last_logged": last_logged})
+                                     "rng": rng_state(generator), "last_logged": last_logged,
+                                     **({"G_ema": ema.state_dict()} if ema is not None else {})})
         on_step(step)
     D.requires_grad_(True)
     G.eval()
@@ -259,17 +268,25 @@ def check_batch_size(batch_size: int, n_images: int) -> None:
         raise ValueError(f"train.batch_size: {batch_size} exceeds the {n_images} training images")
 
 
+class Nets(NamedTuple):
+    G: nn.Module                 # the raw generator, in eval mode
+    D: nn.Module
+    G_ema: nn.Module | None      # the averaged generator (train.ema > 0), its batch-norm statistics its own
+
+
 def fit_mnist(images: Tensor, held_out: Tensor, *, model_cfg: ModelConfig, loss: str, obj: Objective,
               cfg: TrainConfig, device: torch.device, generator: torch.Generator,
               log: Callable[[int, dict[str, float]], None] = lambda step, values: None,
               on_step: Callable[[int], None] = lambda step: None,
-              G: nn.Module | None = None, state: dict | None = None,
+              G: nn.Module | None = None, ema: EMA | None = None, state: dict | None = None,
               on_checkpoint: Callable[[int, dict], None] = lambda step, state: None,
-              channels_last: bool = False, fuse: bool = False) -> tuple[nn.Module, nn.Module]:
-    """The MNIST GAN: builds the networks of `model_cfg` on `device` (or trains a given G) and trains them.
+              fuse: bool = False, stats_generator: torch.Generator | None = None) -> Nets:
+    """The MNIST GAN: builds the networks of `model_cfg` on `device` (or trains a given G, and a given EMA of it) and
+    trains them.
     images, held_out: (N, 1, 28, 28) in [-1, 1], already on `device`, sampled with replacement on the device.
-    channels_last: NHWC weights and activations, the layout cuDNN's bf16 kernels read (it spares a transpose
-    around each convolution); off by default, as its H100 figures disagree between runs (bench/NOTES.md).
+    cfg.channels_last: NHWC weights and activations. cfg.ema > 0: an averaged generator trails G; after training its
+    batch-norm statistics are recomputed over cfg.ema_standing batches of noise from `stats_generator` (its own
+    stream, so the training's random numbers never shift), or copied from G when that is 0.
     fuse: see Step; off by default until the H100 measures it (bench/NOTES.md)."""
     check_batch_size(cfg.batch_size, len(images))
     G = (G if G is not None else build_generator(model_cfg)).to(device)
@@ -278,13 +295,20 @@ def fit_mnist(images: Tensor, held_out: Tensor, *, model_cfg: ModelConfig, loss:
     D = build_critic(model_cfg, batchnorm=loss == "wgan").to(device)
     precision, graph = speed_settings(cfg.precision, cfg.compile, device)
     set_precision(precision)
-    if channels_last:
+    if cfg.channels_last:
         G.to(memory_format=torch.channels_last)
         D.to(memory_format=torch.channels_last)
+    if ema is None and cfg.ema > 0:
+        ema = EMA(G, cfg.ema)
     train_gan(G, D, real=lambda b: images[torch.randint(len(images), (b,), generator=generator, device=device)],
               noise=lambda b: sample_noise(b, model_cfg, generator=generator, device=device),
               loss=loss, obj=obj, steps=cfg.steps, batch_size=cfg.batch_size, log_every=cfg.log_every,
               generator=generator, held_out=held_out, log=log, on_step=on_step,
               state=state, checkpoint_every=cfg.checkpoint_every, on_checkpoint=on_checkpoint,
-              precision=precision, graph=graph, fuse=fuse)
-    return G, D
+              precision=precision, graph=graph, fuse=fuse, ema=ema)
+    if ema is None:
+        return Nets(G, D, None)
+    stats_generator = stats_generator or torch.Generator(device).manual_seed(0)
+    standing_stats(ema.model, lambda b: sample_noise(b, model_cfg, generator=stats_generator, device=device),
+                   batches=cfg.ema_standing, batch_size=cfg.batch_size)
+    return Nets(G, D, ema.model)

@@ -91,7 +91,17 @@ def build_generator(cfg: ModelConfig) -> nn.Module:
 
 
 def build_critic(cfg: ModelConfig, *, batchnorm: bool) -> nn.Module:
-    return DCGANCritic(cfg, batchnorm=batchnorm) if cfg.arch == "dcgan" else MLPCritic(cfg)
+    D = DCGANCritic(cfg, batchnorm=batchnorm) if cfg.arch == "dcgan" else MLPCritic(cfg)
+    return spectrally_normalised(D) if cfg.spectral_norm else D
+
+
+def spectrally_normalised(D: nn.Module) -> nn.Module:
+    """SNGAN (Miyato et al. 2018): each convolution's and linear layer's weight divided by its largest singular
+    value (of the weight reshaped to (out, -1)), estimated by one power iteration per forward pass in train mode."""
+    for m in list(D.modules()):
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.utils.parametrizations.spectral_norm(m)
+    return D
 
 
 def sample_noise(n: int, cfg: ModelConfig, *, generator: torch.Generator, device: torch.device) -> Tensor:

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from ganpipe.config import Params
 from ganpipe.data.arrays import tile, to_model_range, to_uint8
-from ganpipe.gan.loop import fit_mnist
+from ganpipe.gan.loop import Nets, fit_mnist
 from ganpipe.gan.networks import build_generator, sample_noise
 from ganpipe.gan.resume import Scratch
 from ganpipe.runtime import device_name
@@ -61,9 +61,10 @@ class Monitor:
 
 def train_mnist(mnist: dict[str, np.ndarray], p: Params, *, device: torch.device, generator: torch.Generator,
                 live: Any, scratch: Scratch, state: dict | None, precision: str, graph: bool
-                ) -> tuple[nn.Module, dict[str, Any]]:
-    """Trains on mnist["x_train"] (the critic's diagnostics on the first train.held_out test images); returns G and
-    the summary to log: wall time, img/s, peak memory, device, precision and compile mode. Raises loop.Diverged."""
+                ) -> tuple[Nets, dict[str, Any]]:
+    """Trains on mnist["x_train"] (the critic's diagnostics on the first train.held_out test images); returns the
+    networks and the summary to log: wall time, img/s, peak memory, device, precision and compile mode.
+    Raises loop.Diverged."""
     obj = p.objective()
     images = to_model_range(mnist["x_train"]).to(device)            # (60000, 1, 28, 28), resident on the device
     held_out = to_model_range(mnist["x_test"][:p.train.held_out]).to(device)
@@ -78,14 +79,15 @@ def train_mnist(mnist: dict[str, np.ndarray], p: Params, *, device: torch.device
                           scratch=scratch, start=start)
         t0 = time.perf_counter()
         try:
-            fit_mnist(images, held_out, model_cfg=p.model, loss=p.loss, obj=obj, cfg=p.train, device=device,
-                      generator=generator, log=monitor.log, on_step=monitor.on_step, G=G, state=state,
-                      on_checkpoint=monitor.on_checkpoint)
+            nets = fit_mnist(images, held_out, model_cfg=p.model, loss=p.loss, obj=obj, cfg=p.train, device=device,
+                             generator=generator, log=monitor.log, on_step=monitor.on_step, G=G, state=state,
+                             on_checkpoint=monitor.on_checkpoint,
+                             stats_generator=torch.Generator(device).manual_seed(p.seed + 2))
         finally:
             bar.close()   # ends the bar's line, so an error stands on its own
         wall = time.perf_counter() - t0
     peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else _peak_rss()
-    return G, {"train_wall_s": round(wall, 2),
+    return nets, {"train_wall_s": round(wall, 2),
                "img_per_s": round((p.train.steps - start) * p.train.batch_size * obj.critic_steps / wall, 1),
                "peak_mem_mb": round(peak / 2**20, 1), "train_device": device_name(device),
                # prefixed: eval.json's `precision` (P/R) must stay one column in `dvc exp show`

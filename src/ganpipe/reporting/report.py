@@ -23,7 +23,7 @@ from ganpipe.evaluation.registry import CLASSES, LADDER, family
 from ganpipe.reporting.figures import (fig_classes, fig_curves, fig_heatmap, fig_ink, fig_intensity, fig_ladder,
                                        fig_ladder_examples, fig_progression, fig_samples, fig_toy)
 from ganpipe.reporting.page import Section, write_report
-from ganpipe.reporting.verdict import headline, metrics_table, warnings
+from ganpipe.reporting.verdict import headline, metrics_table, scored, warnings
 
 REAL, GEN = "real (test)", "generated"
 TOY_KEYS = {"ks": "Kolmogorov–Smirnov statistic against N(0,1)", "w1": "Wasserstein-1 distance to N(0,1)",
@@ -117,10 +117,11 @@ def write(out: Path, i: Inputs) -> None:
     p, ev, views, rows, toy, grids = i.params, i.ev, i.views, i.ladder, i.toy, i.grids
     obj = p.objective()
     device = next((r.get("device", "?") for r in i.runs if r["stage"] == "train"), "?")
+    weights = next((r.get("weights", "raw") for r in i.runs if r["stage"] == "generate"), "raw")
     worst = max(ev[k] / ev[f"{k}_floor"] for k in family("histogram") if ev[f"{k}_floor"] > 0)
     sections = [
-        Section("Verdict", f"n = {ev['n']:,} samples against the {ev['n_real']:,} real test images. Each “real” "
-                           "figure is the same metric for real images against the test set: the best a generator "
+        Section("Verdict", f"{scored(weights, p.train)} n = {ev['n']:,} samples against the {ev['n_real']:,} real "
+                           "test images. Each “real” figure is the same metric for real images against the test set: the best a generator "
                            "can do at this n. Details and every other metric below.",
                 table=headline(ev, rows)),
         Section("Samples", f"{p.report.max_grid} of the {len(i.samples):,} generated images (fixed seed {p.seed}), "
@@ -160,7 +161,8 @@ def write(out: Path, i: Inputs) -> None:
                 "The source calls ½KL(P‖Q)+½KL(Q‖P) “JS”; that is the symmetrised KL (<code>pixel_sym_kl</code>), "
                 "not Jensen–Shannon (<code>pixel_js</code>, which uses the mixture M and never exceeds ln 2).",
                 table=metrics_table(ev, family("histogram"), rows)),
-        Section("Progression", f"The same fixed noise through the generator every {p.train.grid_every:,} steps: "
+        Section("Progression", f"The same fixed noise through the {'raw ' * (p.train.ema > 0)}generator every "
+                               f"{p.train.grid_every:,} steps: "
                                "a collapse shows as grids whose digits turn alike.",
                 figures=[("progression", fig_progression(grids))] if grids else []),
         Section("Training diagnostics",

@@ -1,13 +1,14 @@
 """The verdict on one run: the headline table, the per-family metric tables, and the warnings at the top of the
 report. Every metric fact (meaning, direction, headline / watched / ladder) comes from evaluation.registry.
 
-Owns: the warning rules (mode collapse, a metric far from its floor, an untrustworthy classifier).
+Owns: which generator was scored, in words; the warning rules (mode collapse, a metric far from its floor, an untrustworthy classifier).
 Refuses: computing metrics and reading files.
 """
 from __future__ import annotations
 
 import pandas as pd
 
+from ganpipe.config import TrainConfig
 from ganpipe.evaluation.ladder import place
 from ganpipe.evaluation.registry import CLASSES, HEADLINE, METRICS, MODE_MIN_PERCENT, WATCHED, Metric
 
@@ -70,3 +71,12 @@ def warnings(ev: dict, rungs: list[dict], accuracy: float, *, target: float, war
         out.append(f"The classifier behind the feature metrics reaches only {accuracy:.2%} test accuracy "
                    f"(target {target:.0%}): train it longer (<code>classifier.epochs</code>).")
     return out
+
+
+def scored(weights: str, train: TrainConfig) -> str:
+    """Which generator the samples came from, in one sentence."""
+    if weights != "ema":
+        return "Scored: the raw generator (its weights after the last step)."
+    stats = (f"batch-norm statistics recomputed over {train.ema_standing} batches of noise" if train.ema_standing
+             else "batch-norm statistics of the raw generator")
+    return f"Scored: the averaged generator (EMA of the weights, decay {train.ema:g}; {stats})."

@@ -1,0 +1,190 @@
+"""Benchmark (issue 14): time to quality. Trains candidate configurations on this machine for fixed wall-clock
+budgets and scores each as the evaluate stage does, to choose the pipeline's default by measurement.
+
+Not a test: it prints a table and writes JSON, and asserts nothing. For each candidate and seed, one run trains
+until the largest budget; at each budget the generator is copied aside (the copy's time is not counted) and,
+after training, sampled (n = generate.n on the CPU, seed `seed`) and scored with the pipeline's classifier
+against the real test set: FLD, precision, recall, density, coverage, modes, KID, IS (scorecard.feature_metrics,
+the function evaluate calls). Every run keeps an EMA of its generator (decay --ema), which never touches the
+training itself, so each run is scored three ways:
+
+  raw           the generator's own weights
+  ema           the averaged weights, batch-norm statistics recomputed (train.ema_standing batches)
+  ema_copied    the averaged weights with the raw generator's batch-norm statistics (largest budget only)
+
+Results are merged into --out by (candidate, seed): an interrupted study goes on where it stopped.
+
+    python bench/quality.py --seeds 0,1 --out bench/results/cpu_quality.json
+    python bench/quality.py --only default,fast --budgets 60,120 --seeds 0
+"""
+from __future__ import annotations
+
+import copy
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import torch
+import typer
+from ruamel.yaml import YAML
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))  # runnable without installing the package
+
+from ganpipe.config import Params  # noqa: E402
+from ganpipe.data.arrays import load_mnist, to_model_range  # noqa: E402
+from ganpipe.evaluation import classifier as clf  # noqa: E402
+from ganpipe.evaluation.scorecard import embed_set, feature_metrics, real_sets  # noqa: E402
+from ganpipe.gan.checkpoint import generate_images  # noqa: E402
+from ganpipe.gan.ema import EMA, standing_stats  # noqa: E402
+from ganpipe.gan.loop import fit_mnist  # noqa: E402
+from ganpipe.gan.networks import build_generator, sample_noise  # noqa: E402
+from ganpipe.runtime import device_name, seed_everything, set_threads  # noqa: E402
+
+# name -> overrides of params.yaml, as `dvc exp run -S` would set them
+CANDIDATES: dict[str, dict[str, object]] = {
+    "default": {},
+    "fast": {"train.precision": "bf16", "train.channels_last": True},
+    "hinge-sn": {"loss": "hinge", "model.spectral_norm": True},
+    "hinge-sn-fast": {"loss": "hinge", "model.spectral_norm": True, "train.precision": "bf16",
+                      "train.channels_last": True},
+    "wgan-gp": {"loss": "wgan-gp"},
+    "dim64": {"model.dim": 64},
+    "batch128": {"train.batch_size": 128, "lr": 0.0004},
+}
+SHOWN = ("fld", "precision", "recall", "density", "coverage", "modes")
+
+
+def params_with(base: dict, overrides: dict[str, object], seed: int) -> Params:
+    raw = copy.deepcopy(base)
+    for key, value in {**overrides, "seed": seed}.items():
+        *path, last = key.split(".")
+        node = raw
+        for part in path:
+            node = node[part]
+        if last not in node:
+            raise typer.BadParameter(f"{key}: no such param in params.yaml")
+        node[last] = value
+    return Params.model_validate(raw)
+
+
+class Budgets:
+    """on_step callback: at each budget (seconds of training, snapshots excluded) copies G and its EMA aside; after
+    the last, stops the run."""
+
+    class Done(Exception):
+        pass
+
+    def __init__(self, budgets: list[float], G: torch.nn.Module, ema: EMA, batch_size: int):
+        self.budgets, self.G, self.ema, self.batch_size = sorted(budgets), G, ema, batch_size
+        self.snapshots: list[dict] = []
+        self.t0 = time.perf_counter()
+        self.paused = 0.0
+
+    def __call__(self, step: int) -> None:
+        elapsed = time.perf_counter() - self.t0 - self.paused
+        if elapsed < self.budgets[len(self.snapshots)]:
+            return
+        t = time.perf_counter()
+        self.snapshots.append({"budget_s": self.budgets[len(self.snapshots)], "train_s": round(elapsed, 1),
+                               "steps": step, "images": step * self.batch_size,
+                               "G": copy.deepcopy(self.G.state_dict()), "G_ema": copy.deepcopy(self.ema.state_dict())})
+        self.paused += time.perf_counter() - t
+        if len(self.snapshots) == len(self.budgets):
+            raise Budgets.Done
+
+
+def score_weights(state: dict, p: Params, model, real_test, *, standing: bool) -> dict[str, float]:
+    cpu = torch.device("cpu")
+    G = build_generator(p.model)
+    G.load_state_dict(state)
+    if standing:
+        noise = torch.Generator().manual_seed(p.seed + 2)
+        standing_stats(G, lambda b: sample_noise(b, p.model, generator=noise, device=cpu),
+                       batches=p.train.ema_standing, batch_size=p.train.batch_size)
+    G.eval()
+    images = generate_images(G, p.model, p.generate.n, generator=seed_everything(p.seed, cpu), device=cpu)
+    return feature_metrics(real_test, embed_set(model, images), p.evaluate)
+
+
+def run_one(name: str, p: Params, mnist: dict, ema_decay: float, budgets: list[float], model, real_test) -> dict:
+    dev = torch.device("cpu")
+    set_threads(p.train.threads)
+    rng = seed_everything(p.seed, dev)
+    images = to_model_range(mnist["x_train"])
+    held_out = to_model_range(mnist["x_test"][:p.train.held_out])
+    G = build_generator(p.model)
+    if p.train.channels_last:
+        G.to(memory_format=torch.channels_last)
+    ema = EMA(G, ema_decay)
+    clock = Budgets(budgets, G, ema, p.train.batch_size)
+    cfg = p.train.model_copy(update={"steps": 10**9, "checkpoint_every": 0, "ema": 0.0})
+    try:
+        fit_mnist(images, held_out, model_cfg=p.model, loss=p.loss, obj=p.objective(), cfg=cfg, device=dev,
+                  generator=rng, on_step=clock, G=G, ema=ema)
+    except Budgets.Done:
+        pass
+    rows = []
+    for i, snap in enumerate(clock.snapshots):
+        variants = {"raw": (snap["G"], False), "ema": (snap["G_ema"], True)}
+        if i == len(clock.snapshots) - 1:
+            variants["ema_copied"] = (snap["G_ema"], False)
+        for weights, (state, standing) in variants.items():
+            m = score_weights(state, p, model, real_test, standing=standing)
+            rows.append({"budget_s": snap["budget_s"], "train_s": snap["train_s"], "steps": snap["steps"],
+                         "images": snap["images"], "weights": weights, **m})
+            print(f"  {name:14s} seed {p.seed}  {snap['budget_s']:5.0f} s  {snap['steps']:6d} steps  {weights:10s} "
+                  + "  ".join(f"{k} {m[k]:.4g}" for k in SHOWN), flush=True)
+    return {"candidate": name, "seed": p.seed, "overrides": CANDIDATES.get(name, {}), "ema_decay": ema_decay,
+            "ema_standing": p.train.ema_standing, "rows": rows}
+
+
+def main(
+    out: Annotated[Path, typer.Option(help="JSON of every row; merged by (candidate, seed)")] =
+        ROOT / "bench/results/cpu_quality.json",
+    only: Annotated[str, typer.Option(help="comma-separated candidates (default: all)")] = "",
+    seeds: Annotated[str, typer.Option(help="comma-separated seeds")] = "0,1",
+    budgets: Annotated[str, typer.Option(help="comma-separated training budgets in seconds")] = "120,240,420",
+    ema: Annotated[float, typer.Option(help="decay of the EMA every run keeps")] = 0.995,
+    redo: Annotated[bool, typer.Option(help="run (candidate, seed) pairs already in --out again")] = False,
+    data: Annotated[Path, typer.Option(help="mnist.npz from the fetch stage")] = ROOT / "data/mnist/mnist.npz",
+    classifier: Annotated[Path, typer.Option(help="classifier.pt from the classifier stage")] =
+        ROOT / "models/classifier.pt",
+    params: Annotated[Path, typer.Option(help="the base params")] = ROOT / "params.yaml",
+) -> None:
+    names = [n for n in only.split(",") if n] or list(CANDIDATES)
+    if unknown := sorted(set(names) - set(CANDIDATES)):
+        raise typer.BadParameter(f"unknown candidates {unknown}; known: {', '.join(CANDIDATES)}", param_hint="--only")
+    base = YAML(typ="safe").load(params)
+    seed_list = [int(s) for s in seeds.split(",")]
+    budget_list = [float(b) for b in budgets.split(",")]
+    result = json.loads(out.read_text()) if out.is_file() else {}
+    result.update({"benchmark": "quality", "device": None, "torch": torch.__version__,
+                   "python": platform.python_version(), "budgets_s": budget_list})
+    runs = {(r["candidate"], r["seed"]): r for r in result.get("runs", [])}
+    set_threads(0)
+    result["device"] = device_name(torch.device("cpu"))
+    mnist = load_mnist(data)
+    model, clf_cfg = clf.load_file(classifier)
+    p0 = params_with(base, {}, 0)
+    real_test, real_ref = real_sets(model, clf_cfg, mnist, p0.generate.n, p0.evaluate.seed)
+    result["floor"] = feature_metrics(real_test, real_ref, p0.evaluate)
+    print(f"{result['device']}, torch {torch.__version__}; floor: "
+          + "  ".join(f"{k} {result['floor'][k]:.4g}" for k in SHOWN), flush=True)
+    for seed in seed_list:
+        for name in names:
+            if (name, seed) in runs and not redo:
+                continue
+            p = params_with(base, CANDIDATES[name], seed)
+            runs[(name, seed)] = run_one(name, p, mnist, ema, budget_list, model, real_test)
+            result["runs"] = list(runs.values())
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(result, indent=2) + "\n")   # after each run: partial figures survive
+    print(f"-> {out}")
+
+
+if __name__ == "__main__":
+    typer.run(main)

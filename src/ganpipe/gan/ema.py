@@ -1,0 +1,66 @@
+"""An exponential moving average of the generator's weights (Yazici et al. 2019, "The Unusual Effectiveness of
+Averaging in GAN Training"), and the batch-norm statistics that fit the averaged weights.
+
+Owns: the update w_ema = d * w_ema + (1 - d) * w after each generator step (on the device, no host sync, so a
+CUDA graph captures it with the step), and BigGAN's "standing statistics": running means and variances
+recomputed for the averaged weights by forward passes in train mode, without gradients, after training.
+Refuses: deciding when to update (the loop does) and what to sample (generate does).
+"""
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+
+class EMA:
+    """`model` is a frozen copy of G whose parameters trail G's. During training its buffers (batch norm's running
+    statistics) are copied from G at each update; `standing_stats` recomputes them for the averaged weights."""
+
+    def __init__(self, G: nn.Module, decay: float):
+        if not 0 < decay < 1:
+            raise ValueError(f"EMA decay must lie in (0, 1), got {decay}")
+        self.decay = decay
+        self.model = copy.deepcopy(G).requires_grad_(False)
+        self._src, self._dst = list(G.parameters()), list(self.model.parameters())
+        self._src_buf, self._dst_buf = list(G.buffers()), list(self.model.buffers())
+
+    @torch.no_grad()
+    def update(self) -> None:
+        torch._foreach_mul_(self._dst, self.decay)
+        torch._foreach_add_(self._dst, self._src, alpha=1 - self.decay)
+        if self._dst_buf:
+            torch._foreach_copy_(self._dst_buf, self._src_buf)
+
+    def state_dict(self) -> dict[str, Tensor]:
+        return self.model.state_dict()
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        self.model.load_state_dict(state)
+
+
+def has_batchnorm(module: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
+
+
+@torch.no_grad()
+def standing_stats(G: nn.Module, noise: Callable[[int], Tensor], *, batches: int, batch_size: int) -> None:
+    """Replace G's batch-norm running statistics by their exact average over `batches` batches of G's own
+    activations (train mode, momentum None: a cumulative average), then leave G in eval mode. No-op without
+    batch norm or with batches = 0."""
+    norms = [m for m in G.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms or batches == 0:
+        G.eval()
+        return
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    G.train()
+    for _ in range(batches):
+        G(noise(batch_size))
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
+    G.eval()
