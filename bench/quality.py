@@ -110,7 +110,8 @@ def score_weights(state: dict, p: Params, model, real_test, *, standing: bool) -
     return feature_metrics(real_test, embed_set(model, images), p.evaluate)
 
 
-def run_one(name: str, p: Params, mnist: dict, ema_decay: float, budgets: list[float], model, real_test) -> dict:
+def run_one(name: str, p: Params, mnist: dict, ema_decay: float, budgets: list[float], model, real_test,
+            keep: Path | None = None) -> dict:
     dev = torch.device("cpu")
     set_threads(p.train.threads)
     rng = seed_everything(p.seed, dev)
@@ -127,6 +128,12 @@ def run_one(name: str, p: Params, mnist: dict, ema_decay: float, budgets: list[f
                   generator=rng, on_step=clock, G=G, ema=ema)
     except Budgets.Done:
         pass
+    if keep is not None:   # the last snapshot as generator checkpoints (bench/family_eval.py scores them again)
+        last = clock.snapshots[-1]
+        keep.mkdir(parents=True, exist_ok=True)
+        torch.save({"generator": last["G"], "model_config": p.model.model_dump()}, keep / f"{name}_s{p.seed}.pt")
+        torch.save({"generator": last["G_ema"], "model_config": p.model.model_dump()},
+                   keep / f"{name}_s{p.seed}_ema_copied.pt")
     rows = []
     for i, snap in enumerate(clock.snapshots):
         variants = {"raw": (snap["G"], False), "ema": (snap["G_ema"], True)}
@@ -142,6 +149,43 @@ def run_one(name: str, p: Params, mnist: dict, ema_decay: float, budgets: list[f
             "ema_standing": p.train.ema_standing, "rows": rows}
 
 
+def markdown(result: dict) -> str:
+    """Two tables for bench/NOTES.md: each candidate's FLD over the budgets (raw / EMA, mean over seeds), and every
+    metric at the largest budget (each seed, EMA with standing statistics)."""
+    import statistics
+
+    def cell(values: list[float], fmt: str) -> str:
+        if not values:
+            return "—"
+        mean = statistics.fmean(values)
+        return format(mean, fmt) + (f" (±{statistics.stdev(values):{fmt}})" if len(values) > 1 else "")
+
+    budgets = result["budgets_s"]
+    names = list(dict.fromkeys(r["candidate"] for r in result["runs"]))
+    by = {(r["candidate"], r["seed"]): r for r in result["runs"]}
+    seeds = sorted({r["seed"] for r in result["runs"]})
+    head = " | ".join(f"{b:.0f} s raw / EMA" for b in budgets)
+    out = [f"| candidate | seeds | steps in {budgets[-1]:.0f} s | {head} |", "|---|---|---|" + "---|" * len(budgets)]
+    for name in names:
+        runs = [by[(name, s)] for s in seeds if (name, s) in by]
+        rows = [row for r in runs for row in r["rows"]]
+        steps = cell([row["steps"] for row in rows if row["budget_s"] == budgets[-1] and row["weights"] == "raw"], ",.0f")
+        fld = [cell([x["fld"] for x in rows if x["budget_s"] == b and x["weights"] == "raw"], ".1f") + " / "
+               + cell([x["fld"] for x in rows if x["budget_s"] == b and x["weights"] == "ema"], ".1f") for b in budgets]
+        out.append(f"| {name} | {', '.join(str(r['seed']) for r in runs)} | {steps} | " + " | ".join(fld) + " |")
+    keys = ("fld", "precision", "recall", "density", "coverage", "modes")
+    out += ["", f"| candidate | seed | weights at {budgets[-1]:.0f} s | " + " | ".join(keys) + " |",
+            "|---|---|---|" + "---|" * len(keys),
+            "| real vs real (floor) | | | " + " | ".join(f"{result['floor'][k]:.3g}" for k in keys) + " |"]
+    for name in names:
+        for seed in seeds:
+            for row in by.get((name, seed), {}).get("rows", []):
+                if row["budget_s"] == budgets[-1]:
+                    out.append(f"| {name} | {seed} | {row['weights']} | "
+                               + " | ".join(f"{row[k]:.3g}" for k in keys) + " |")
+    return "\n".join(out)
+
+
 def main(
     out: Annotated[Path, typer.Option(help="JSON of every row; merged by (candidate, seed)")] =
         ROOT / "bench/results/cpu_quality.json",
@@ -150,11 +194,16 @@ def main(
     budgets: Annotated[str, typer.Option(help="comma-separated training budgets in seconds")] = "120,240,420",
     ema: Annotated[float, typer.Option(help="decay of the EMA every run keeps")] = 0.995,
     redo: Annotated[bool, typer.Option(help="run (candidate, seed) pairs already in --out again")] = False,
+    keep: Annotated[Path | None, typer.Option(help="folder for each run's last generators (raw, EMA)")] = None,
+    table: Annotated[bool, typer.Option(help="print the Markdown tables of --out and exit (trains nothing)")] = False,
     data: Annotated[Path, typer.Option(help="mnist.npz from the fetch stage")] = ROOT / "data/mnist/mnist.npz",
     classifier: Annotated[Path, typer.Option(help="classifier.pt from the classifier stage")] =
         ROOT / "models/classifier.pt",
     params: Annotated[Path, typer.Option(help="the base params")] = ROOT / "params.yaml",
 ) -> None:
+    if table:
+        print(markdown(json.loads(out.read_text())))
+        return
     names = [n for n in only.split(",") if n] or list(CANDIDATES)
     if unknown := sorted(set(names) - set(CANDIDATES)):
         raise typer.BadParameter(f"unknown candidates {unknown}; known: {', '.join(CANDIDATES)}", param_hint="--only")
@@ -179,10 +228,11 @@ def main(
             if (name, seed) in runs and not redo:
                 continue
             p = params_with(base, CANDIDATES[name], seed)
-            runs[(name, seed)] = run_one(name, p, mnist, ema, budget_list, model, real_test)
+            runs[(name, seed)] = run_one(name, p, mnist, ema, budget_list, model, real_test, keep)
             result["runs"] = list(runs.values())
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps(result, indent=2) + "\n")   # after each run: partial figures survive
+    print(markdown(result))
     print(f"-> {out}")
 
 

@@ -1,20 +1,23 @@
-"""Benchmark (issue 7): the project's training step against a naive baseline, side by side, in one process.
+"""Benchmark (issues 7 and 14): the project's training step in its variants, and against a naive baseline, side by
+side, in one process.
 
-Not a test: it prints a table and writes JSON, and asserts nothing about speed. Both loops train the same
-network (the WGAN-GP paper's MNIST dcgan by default: 5x5 convolutions, DIM=64) with WGAN-GP, 5 critic steps per
-generator step, on the same device:
+Not a test: it prints a table and writes JSON, and asserts nothing about speed. Every loop trains the same
+network (the WGAN-GP paper's MNIST dcgan by default: 5x5 convolutions, DIM=64) with one loss (--loss, its
+objective from params.yaml's `losses`; WGAN-GP by default: 5 critic steps per generator step), on one device:
 
-  naive     what public example code does: a DataLoader over the training set (shuffled, on the host),
-            each batch copied to the device, eager fp32 under torch's default settings, the losses read
+  naive     what public example code does (WGAN-GP only): a DataLoader over the training set (shuffled, on the
+            host), each batch copied to the device, eager fp32 under torch's default settings, the losses read
             with .item() every step to print them
   project   ganpipe.gan.loop.fit_mnist, as the train stage calls it (diagnostics every train.log_every steps
-            included), for each train.precision x train.compile variant, with flags of the bench's own:
-            nhwc (channels-last) and fuse (Step's fewer-kernel critic update), not yet train stage params
+            included), for each train.precision x train.compile variant, with flags: nhwc (train.channels_last),
+            fuse (Step's fewer-kernel critic update) and compile (torch.compile of both networks; not with a
+            gradient penalty, whose double backward compiled code refuses), at each thread count of --threads
 
 "img/s" counts real images consumed by the critic per second: batch x critic steps per generator step.
 
     python bench/speed.py --device cuda --out bench/results/h100_speed.json   (bash bench/gpu.sh runs it)
-    python bench/speed.py --device cpu --steps 30 --warmup 3 --no-flops --out bench/results/cpu_speed.json
+    python bench/speed.py --device cpu --loss ns --dim 32 --batches 64 --threads 2,1 --no-naive --no-flops \
+        --variants fp32/none,bf16/none,bf16/none/nhwc,fp32/none/compile --out bench/results/cpu_speed_ns.json
 """
 from __future__ import annotations
 
@@ -32,11 +35,11 @@ import typer
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))  # runnable without installing the package (e.g. on a bare GPU box)
 
-from ganpipe.config import ModelConfig, Objective, TrainConfig  # noqa: E402
+from ganpipe.config import ModelConfig, Objective, TrainConfig, load_params  # noqa: E402
 from ganpipe.data.arrays import load_mnist, to_model_range  # noqa: E402
 from ganpipe.gan.networks import build_critic, build_generator  # noqa: E402
-from ganpipe.runtime import AUTO, device_name, resolve_device  # noqa: E402
-from ganpipe.gan.loop import fit_mnist  # noqa: E402
+from ganpipe.runtime import AUTO, device_name, resolve_device, set_threads  # noqa: E402
+from ganpipe.gan import loop  # noqa: E402
 
 from clock import StepClock, sync  # noqa: E402  (bench/, the script's own folder)
 
@@ -101,16 +104,24 @@ def naive(x_train: torch.Tensor, model: ModelConfig, batch: int, steps: int, war
 
 
 def project(images: torch.Tensor, held_out: torch.Tensor, model: ModelConfig, batch: int, steps: int, warmup: int,
-            device: torch.device, precision: str, compile: str, flags: frozenset[str] = frozenset()) -> float:
+            device: torch.device, precision: str, compile: str, flags: frozenset[str] = frozenset(),
+            loss: str = "wgan-gp", obj: Objective = WGAN_GP) -> float:
     """The train stage's loop; returns generator steps per second over the steps after `warmup`.
-    flags: nhwc (channels-last weights and activations), fuse (Step's fewer-kernel critic update)."""
+    flags: nhwc (channels-last weights and activations), fuse (Step's fewer-kernel critic update), compile
+    (torch.compile of G and D; its compilation falls in the warm-up only if `warmup` covers it)."""
     clock = StepClock(device, warmup, steps)
     torch.manual_seed(0)
     cfg = TrainConfig(steps=steps, batch_size=batch, log_every=50, checkpoint_every=0, device=device.type,
-                      precision=precision, compile=compile)
-    fit_mnist(images, held_out, model_cfg=model, loss="wgan-gp", obj=WGAN_GP, cfg=cfg, device=device,
-              generator=torch.Generator(device).manual_seed(0), on_step=clock,
-              channels_last="nhwc" in flags, fuse="fuse" in flags)
+                      precision=precision, compile=compile, channels_last="nhwc" in flags)
+    build_g, build_d = loop.build_generator, loop.build_critic
+    if "compile" in flags:
+        loop.build_generator = lambda cfg: torch.compile(build_g(cfg))
+        loop.build_critic = lambda cfg, **kw: torch.compile(build_d(cfg, **kw))
+    try:
+        loop.fit_mnist(images, held_out, model_cfg=model, loss=loss, obj=obj, cfg=cfg, device=device,
+                       generator=torch.Generator(device).manual_seed(0), on_step=clock, fuse="fuse" in flags)
+    finally:
+        loop.build_generator, loop.build_critic = build_g, build_d
     return clock.steps_per_s()
 
 
@@ -157,7 +168,7 @@ def kernel_profile(images, held_out, model: ModelConfig, batch: int, device: tor
     return prof.key_averages().table(sort_by=sort, row_limit=30, max_name_column_width=70)
 
 
-FLAGS = ("nhwc", "fuse")
+FLAGS = ("nhwc", "fuse", "compile")
 
 
 def parse_flags(flags: list[str], option: str) -> frozenset[str]:
@@ -183,10 +194,12 @@ def main(
     warmup: Annotated[int, typer.Option(help="steps left out of each timing (at least 5: graph capture)")] = 20,
     # no square brackets in help texts: rich reads "[/...]" as a closing markup tag and crashes --help
     variants: Annotated[str, typer.Option(help="comma-separated variants of the project loop: precision/compile, "
-                                                "optionally /nhwc and /fuse (e.g. bf16/graph/fuse); default: by "
-                                                "device")] = "",
+                                                "optionally /nhwc, /fuse and /compile (e.g. bf16/graph/fuse); "
+                                                "default: by device")] = "",
     repeat: Annotated[int, typer.Option(help="runs of each project variant (median; of two: their mean)")] = 1,
     dim: Annotated[int, typer.Option(help="DIM of the dcgan (64: the paper's)")] = 64,
+    loss: Annotated[str, typer.Option(help="the loss; its objective comes from params.yaml's losses")] = "wgan-gp",
+    threads: Annotated[str, typer.Option(help="comma-separated torch thread counts (CPU; 0 = all cores)")] = "0",
     arch: Annotated[str, typer.Option(help="dcgan | mlp")] = "dcgan",
     flops: Annotated[bool, typer.Option(help="count the FLOPs of one step (5 counted steps per batch size)")] = True,
     naive_loop: Annotated[bool, typer.Option("--naive/--no-naive", help="measure the naive baseline")] = True,
@@ -201,50 +214,65 @@ def main(
     parsed = [parse_variant(v.strip()) for v in variants.split(",")]
     profiled_flags = parse_flags(profile_flags.split("/") if profile_flags else [], "--profile-flags")
     model = ModelConfig(arch=arch, dim=dim, z_dim=64, noise="uniform")
+    obj = WGAN_GP if loss == "wgan-gp" else load_params(ROOT / "params.yaml").losses[loss]
+    thread_counts = [int(t) for t in threads.split(",")]
     mnist = load_mnist(data)
     x_cpu = to_model_range(mnist["x_train"])
     images, held_out = x_cpu.to(dev), to_model_range(mnist["x_test"][:256]).to(dev)
     default = "/".join(AUTO[dev.type])
+    set_threads(thread_counts[0])
     result = {"benchmark": "speed", "device": device_name(dev), "torch": torch.__version__,
-              "cuda": torch.version.cuda, "python": platform.python_version(), "loss": "wgan-gp",
-              "objective": WGAN_GP.model_dump(), "model": model.model_dump(), "default_variant": default,
+              "cuda": torch.version.cuda, "python": platform.python_version(), "loss": loss,
+              "objective": obj.model_dump(), "model": model.model_dump(), "default_variant": default,
               "img_per_s_counts": "real images consumed by the critic: batch x critic steps", "rows": []}
-    print(f"{result['device']}, torch {torch.__version__}: wgan-gp {arch} dim {dim}, 5 critic steps")
+    print(f"{result['device']}, torch {torch.__version__}: {loss} {arch} dim {dim}, {obj.critic_steps} critic step(s)")
+    per_step = obj.critic_steps
     for batch in (int(b) for b in batches.split(",")):
         n = max(warmup + (40 if dev.type == "cuda" else 3), steps * 64 // batch)
         rows = []
         try:
-            if not naive_loop:
-                raise RuntimeError("not measured (--no-naive)")
+            if not naive_loop or loss != "wgan-gp":
+                raise RuntimeError("not measured (--no-naive, or a loss other than wgan-gp)")
             sps = naive(x_cpu, model, batch, n, warmup, dev)
             rows.append({"loop": "naive", "precision": "torch default", "compile": "none", "steps_per_s": sps})
         except Exception as e:   # keep the other figures
             rows.append({"loop": "naive", "error": f"{type(e).__name__}: {e}"})
-        for precision, compile, flags in parsed:
-            row = {"loop": "project", "precision": precision, "compile": compile,
-                   "layout": "nhwc" if "nhwc" in flags else "nchw", "fuse": "fuse" in flags}
-            try:
-                runs = [project(images, held_out, model, batch, n, warmup, dev, precision, compile, flags)
-                        for _ in range(repeat)]
-                rows.append({**row, "steps_per_s": statistics.median(runs),
-                             **({"runs_img_per_s": [round(r * batch * WGAN_GP.critic_steps) for r in runs]}
-                                if repeat > 1 else {})})
-            except Exception as e:
-                rows.append({**row, "error": f"{type(e).__name__}: {str(e)[:300]}"})
+        for t in thread_counts:
+            set_threads(t)
+            for precision, compile, flags in parsed:
+                row = {"loop": "project", "precision": precision, "compile": compile, "threads": torch.get_num_threads(),
+                       "layout": "nhwc" if "nhwc" in flags else "nchw", "fuse": "fuse" in flags,
+                       "torch_compile": "compile" in flags}
+                try:
+                    runs = [project(images, held_out, model, batch, n, warmup, dev, precision, compile, flags,
+                                    loss, obj) for _ in range(repeat)]
+                    rows.append({**row, "steps_per_s": statistics.median(runs),
+                                 **({"runs_img_per_s": [round(r * batch * per_step) for r in runs]}
+                                    if repeat > 1 else {})})
+                except Exception as e:
+                    rows.append({**row, "error": f"{type(e).__name__}: {str(e)[:300]}"})
+        set_threads(thread_counts[0])
         base = next((r["steps_per_s"] for r in rows if r["loop"] == "naive" and "steps_per_s" in r), None)
         for r in rows:
             r.update(batch=batch, timed_steps=n - warmup)
             if "steps_per_s" in r:
-                r["img_per_s"] = round(r["steps_per_s"] * batch * WGAN_GP.critic_steps, 1)
-                r["steps_per_s"] = round(r["steps_per_s"], 2)
-                r["vs_naive"] = round(r["img_per_s"] / (base * batch * WGAN_GP.critic_steps), 2) if base else None
                 r["default"] = (r["loop"] == "project" and f"{r['precision']}/{r['compile']}" == default
-                                and r["layout"] == "nchw" and not r["fuse"])
+                                and r["layout"] == "nchw" and not r["fuse"] and not r["torch_compile"])
+        # today's loop: the default variant at the first of --threads
+        today = next((r["steps_per_s"] for r in rows if r.get("default")), None)
+        for r in rows:
+            if "steps_per_s" in r:
+                r["img_per_s"] = round(r["steps_per_s"] * batch * per_step, 1)
+                r["vs_naive"] = round(r["steps_per_s"] / base, 2) if base else None
+                r["vs_today"] = round(r["steps_per_s"] / today, 2) if today else None
+                r["steps_per_s"] = round(r["steps_per_s"], 2)
             label = r["loop"] + (f" {r['precision']}/{r['compile']}/{r['layout']}" + "/fuse" * r["fuse"]
+                                 + "/compile" * r["torch_compile"] + f" {r['threads']}t"
                                  if r["loop"] == "project" else "")
-            figure = (f"{r['img_per_s']:>10,.0f} img/s" + (f"  {r['vs_naive']}x naive" if r["vs_naive"] else "")
+            figure = (f"{r['img_per_s']:>10,.0f} img/s" + (f"  {r['vs_today']}x today's" if r["vs_today"] else "")
+                      + (f"  {r['vs_naive']}x naive" if r["vs_naive"] else "")
                       if "img_per_s" in r else r["error"])
-            print(f"  batch {batch:5d}  {label:33s} {figure}", flush=True)
+            print(f"  batch {batch:5d}  {label:40s} {figure}", flush=True)
         result["rows"] += rows
         if flops:
             result.setdefault("flops_per_step", {})[str(batch)] = fl = flops_per_step(images, held_out, model, batch, dev)
