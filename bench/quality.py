@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import json
 import platform
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -151,9 +152,7 @@ def run_one(name: str, p: Params, mnist: dict, ema_decay: float, budgets: list[f
 
 def markdown(result: dict) -> str:
     """Two tables for bench/NOTES.md: each candidate's FLD over the budgets (raw / EMA, mean over seeds), and every
-    metric at the largest budget (each seed, EMA with standing statistics)."""
-    import statistics
-
+    metric at the largest budget (each seed, each way of scoring)."""
     def cell(values: list[float], fmt: str) -> str:
         if not values:
             return "—"

@@ -41,8 +41,12 @@ class EMA:
         self.model.load_state_dict(state)
 
 
+def batchnorms(module: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
+    return [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+
+
 def has_batchnorm(module: nn.Module) -> bool:
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
+    return bool(batchnorms(module))
 
 
 @torch.no_grad()
@@ -50,7 +54,7 @@ def standing_stats(G: nn.Module, noise: Callable[[int], Tensor], *, batches: int
     """Replace G's batch-norm running statistics by their exact average over `batches` batches of G's own
     activations (train mode, momentum None: a cumulative average), then leave G in eval mode. No-op without
     batch norm or with batches = 0."""
-    norms = [m for m in G.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    norms = batchnorms(G)
     if not norms or batches == 0:
         G.eval()
         return
