@@ -5,17 +5,20 @@ Not a test: it prints a table and writes JSON, and asserts nothing. For each can
 until the largest budget; at each budget the generator is copied aside (the copy's time is not counted) and,
 after training, sampled (n = generate.n on the CPU, seed `seed`) and scored with the pipeline's classifier
 against the real test set: FLD, precision, recall, density, coverage, modes, KID, IS (scorecard.feature_metrics,
-the function evaluate calls). Every run keeps an EMA of its generator (decay --ema), which never touches the
-training itself, so each run is scored three ways:
+the function evaluate calls). Every run keeps an EMA of its generator (decay: the first of --ema), which never
+touches the training itself, so each run is scored three ways:
 
   raw           the generator's own weights
   ema           the averaged weights, batch-norm statistics recomputed (train.ema_standing batches)
   ema_copied    the averaged weights with the raw generator's batch-norm statistics (largest budget only)
 
+Further decays in --ema ride along as more observers, scored as `ema@<decay>` with recomputed statistics.
+
 Results are merged into --out by (candidate, seed): an interrupted study goes on where it stopped.
 
     python bench/quality.py --seeds 0,1 --out bench/results/cpu_quality.json
-    python bench/quality.py --only default,fast --budgets 60,120 --seeds 0
+    python bench/quality.py --only ns,fast --budgets 60,120 --seeds 0
+    python bench/quality.py --only hinge-sn-fast --seeds 2 --ema 0.995,0.999
 """
 from __future__ import annotations
 
@@ -40,14 +43,18 @@ from ganpipe.data.arrays import load_mnist, to_model_range  # noqa: E402
 from ganpipe.evaluation import classifier as clf  # noqa: E402
 from ganpipe.evaluation.scorecard import embed_set, feature_metrics, real_sets  # noqa: E402
 from ganpipe.gan.checkpoint import generate_images  # noqa: E402
-from ganpipe.gan.ema import EMA, standing_stats  # noqa: E402
+from ganpipe.gan.ema import EMA, standing_stats_from_noise  # noqa: E402
 from ganpipe.gan.loop import fit_mnist  # noqa: E402
-from ganpipe.gan.networks import build_generator, sample_noise  # noqa: E402
+from ganpipe.gan.networks import build_generator  # noqa: E402
 from ganpipe.runtime import device_name, seed_everything, set_threads  # noqa: E402
 
+# The pipeline's default before issue 14 (ns, no spectral norm, fp32, NCHW), which every candidate starts from;
+# hinge-sn-fast won, and params.yaml's default is it now (bench/NOTES.md).
+BEFORE: dict[str, object] = {"loss": "ns", "model.spectral_norm": False, "train.precision": "fp32",
+                             "train.channels_last": False}
 # name -> overrides of params.yaml, as `dvc exp run -S` would set them
-CANDIDATES: dict[str, dict[str, object]] = {
-    "default": {},
+CANDIDATES: dict[str, dict[str, object]] = {name: {**BEFORE, **own} for name, own in {
+    "ns": {},   # the default before issue 14
     "fast": {"train.precision": "bf16", "train.channels_last": True},
     "hinge-sn": {"loss": "hinge", "model.spectral_norm": True},
     "hinge-sn-fast": {"loss": "hinge", "model.spectral_norm": True, "train.precision": "bf16",
@@ -55,7 +62,7 @@ CANDIDATES: dict[str, dict[str, object]] = {
     "wgan-gp": {"loss": "wgan-gp"},
     "dim64": {"model.dim": 64},
     "batch128": {"train.batch_size": 128, "lr": 0.0004},
-}
+}.items()}
 SHOWN = ("fld", "precision", "recall", "density", "coverage", "modes")
 
 
@@ -73,26 +80,29 @@ def params_with(base: dict, overrides: dict[str, object], seed: int) -> Params:
 
 
 class Budgets:
-    """on_step callback: at each budget (seconds of training, snapshots excluded) copies G and its EMA aside; after
-    the last, stops the run."""
+    """on_step callback: updates the extra EMA observers; at each budget (seconds of training, snapshots excluded)
+    copies G and every EMA aside; after the last, stops the run."""
 
     class Done(Exception):
         pass
 
-    def __init__(self, budgets: list[float], G: torch.nn.Module, ema: EMA, batch_size: int):
-        self.budgets, self.G, self.ema, self.batch_size = sorted(budgets), G, ema, batch_size
+    def __init__(self, budgets: list[float], G: torch.nn.Module, emas: list[EMA], batch_size: int):
+        self.budgets, self.G, self.emas, self.batch_size = sorted(budgets), G, emas, batch_size
         self.snapshots: list[dict] = []
         self.t0 = time.perf_counter()
         self.paused = 0.0
 
     def __call__(self, step: int) -> None:
+        for ema in self.emas[1:]:   # the first is updated inside the step
+            ema.update()
         elapsed = time.perf_counter() - self.t0 - self.paused
         if elapsed < self.budgets[len(self.snapshots)]:
             return
         t = time.perf_counter()
         self.snapshots.append({"budget_s": self.budgets[len(self.snapshots)], "train_s": round(elapsed, 1),
                                "steps": step, "images": step * self.batch_size,
-                               "G": copy.deepcopy(self.G.state_dict()), "G_ema": copy.deepcopy(self.ema.state_dict())})
+                               "G": copy.deepcopy(self.G.state_dict()),
+                               "G_ema": [copy.deepcopy(e.model.state_dict()) for e in self.emas]})
         self.paused += time.perf_counter() - t
         if len(self.snapshots) == len(self.budgets):
             raise Budgets.Done
@@ -102,16 +112,15 @@ def score_weights(state: dict, p: Params, model, real_test, *, standing: bool) -
     cpu = torch.device("cpu")
     G = build_generator(p.model)
     G.load_state_dict(state)
-    if standing:
-        noise = torch.Generator().manual_seed(p.seed + 2)
-        standing_stats(G, lambda b: sample_noise(b, p.model, generator=noise, device=cpu),
-                       batches=p.train.ema_standing, batch_size=p.train.batch_size)
+    if standing:   # as the train stage does
+        standing_stats_from_noise(G, p.model, batches=p.train.ema_standing, batch_size=p.train.batch_size,
+                                  seed=p.seed, device=cpu)
     G.eval()
     images = generate_images(G, p.model, p.generate.n, generator=seed_everything(p.seed, cpu), device=cpu)
     return feature_metrics(real_test, embed_set(model, images), p.evaluate)
 
 
-def run_one(name: str, p: Params, mnist: dict, ema_decay: float, budgets: list[float], model, real_test,
+def run_one(name: str, p: Params, mnist: dict, ema_decays: list[float], budgets: list[float], model, real_test,
             keep: Path | None = None) -> dict:
     dev = torch.device("cpu")
     set_threads(p.train.threads)
@@ -121,32 +130,34 @@ def run_one(name: str, p: Params, mnist: dict, ema_decay: float, budgets: list[f
     G = build_generator(p.model)
     if p.train.channels_last:
         G.to(memory_format=torch.channels_last)
-    ema = EMA(G, ema_decay)
-    clock = Budgets(budgets, G, ema, p.train.batch_size)
+    emas = [EMA(G, d) for d in ema_decays]
+    clock = Budgets(budgets, G, emas, p.train.batch_size)
     cfg = p.train.model_copy(update={"steps": 10**9, "checkpoint_every": 0, "ema": 0.0})
     try:
         fit_mnist(images, held_out, model_cfg=p.model, loss=p.loss, obj=p.objective(), cfg=cfg, device=dev,
-                  generator=rng, on_step=clock, G=G, ema=ema)
+                  generator=rng, on_step=clock, G=G, ema=emas[0])
     except Budgets.Done:
         pass
     if keep is not None:   # the last snapshot as generator checkpoints (bench/family_eval.py scores them again)
         last = clock.snapshots[-1]
         keep.mkdir(parents=True, exist_ok=True)
         torch.save({"generator": last["G"], "model_config": p.model.model_dump()}, keep / f"{name}_s{p.seed}.pt")
-        torch.save({"generator": last["G_ema"], "model_config": p.model.model_dump()},
+        torch.save({"generator": last["G_ema"][0], "model_config": p.model.model_dump()},
                    keep / f"{name}_s{p.seed}_ema_copied.pt")
     rows = []
     for i, snap in enumerate(clock.snapshots):
-        variants = {"raw": (snap["G"], False), "ema": (snap["G_ema"], True)}
+        variants = {"raw": (snap["G"], False), "ema": (snap["G_ema"][0], True)}
+        variants.update({f"ema@{d:g}": (state, True) for d, state in zip(ema_decays[1:], snap["G_ema"][1:])})
         if i == len(clock.snapshots) - 1:
-            variants["ema_copied"] = (snap["G_ema"], False)
+            variants["ema_copied"] = (snap["G_ema"][0], False)
         for weights, (state, standing) in variants.items():
             m = score_weights(state, p, model, real_test, standing=standing)
             rows.append({"budget_s": snap["budget_s"], "train_s": snap["train_s"], "steps": snap["steps"],
                          "images": snap["images"], "weights": weights, **m})
             print(f"  {name:14s} seed {p.seed}  {snap['budget_s']:5.0f} s  {snap['steps']:6d} steps  {weights:10s} "
                   + "  ".join(f"{k} {m[k]:.4g}" for k in SHOWN), flush=True)
-    return {"candidate": name, "seed": p.seed, "overrides": CANDIDATES.get(name, {}), "ema_decay": ema_decay,
+    return {"candidate": name, "seed": p.seed, "overrides": CANDIDATES.get(name, {}), "ema_decay": ema_decays[0],
+            **({"ema_extra": ema_decays[1:]} if len(ema_decays) > 1 else {}),
             "ema_standing": p.train.ema_standing, "rows": rows}
 
 
@@ -191,7 +202,7 @@ def main(
     only: Annotated[str, typer.Option(help="comma-separated candidates (default: all)")] = "",
     seeds: Annotated[str, typer.Option(help="comma-separated seeds")] = "0,1",
     budgets: Annotated[str, typer.Option(help="comma-separated training budgets in seconds")] = "120,240,420",
-    ema: Annotated[float, typer.Option(help="decay of the EMA every run keeps")] = 0.995,
+    ema: Annotated[str, typer.Option(help="comma-separated EMA decays every run keeps; the first is 'ema'")] = "0.995",
     redo: Annotated[bool, typer.Option(help="run (candidate, seed) pairs already in --out again")] = False,
     keep: Annotated[Path | None, typer.Option(help="folder for each run's last generators (raw, EMA)")] = None,
     table: Annotated[bool, typer.Option(help="print the Markdown tables of --out and exit (trains nothing)")] = False,
@@ -209,6 +220,9 @@ def main(
     base = YAML(typ="safe").load(params)
     seed_list = [int(s) for s in seeds.split(",")]
     budget_list = [float(b) for b in budgets.split(",")]
+    decays = [float(d) for d in ema.split(",")]
+    if bad := [d for d in decays if not 0 < d < 1]:
+        raise typer.BadParameter(f"EMA decays must lie in (0, 1), got {bad}", param_hint="--ema")
     result = json.loads(out.read_text()) if out.is_file() else {}
     result.update({"benchmark": "quality", "device": None, "torch": torch.__version__,
                    "python": platform.python_version(), "budgets_s": budget_list})
@@ -227,7 +241,7 @@ def main(
             if (name, seed) in runs and not redo:
                 continue
             p = params_with(base, CANDIDATES[name], seed)
-            runs[(name, seed)] = run_one(name, p, mnist, ema, budget_list, model, real_test, keep)
+            runs[(name, seed)] = run_one(name, p, mnist, decays, budget_list, model, real_test, keep)
             result["runs"] = list(runs.values())
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps(result, indent=2) + "\n")   # after each run: partial figures survive

@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT / "src"))  # runnable without installing the package
 from ganpipe.config import ModelConfig, Objective, TrainConfig, load_params  # noqa: E402
 from ganpipe.data.arrays import load_mnist, to_model_range  # noqa: E402
 from ganpipe.gan.networks import build_critic, build_generator  # noqa: E402
-from ganpipe.runtime import AUTO, device_name, resolve_device, set_threads  # noqa: E402
+from ganpipe.runtime import device_name, resolve_device, set_threads, speed_settings  # noqa: E402
 from ganpipe.gan import loop  # noqa: E402
 
 from clock import StepClock, sync  # noqa: E402  (bench/, the script's own folder)
@@ -112,7 +112,7 @@ def project(images: torch.Tensor, held_out: torch.Tensor, model: ModelConfig, ba
     clock = StepClock(device, warmup, steps)
     torch.manual_seed(0)
     cfg = TrainConfig(steps=steps, batch_size=batch, log_every=50, checkpoint_every=0, device=device.type,
-                      precision=precision, compile=compile, channels_last="nhwc" in flags)
+                      precision=precision, compile=compile, channels_last="nhwc" in flags, ema=0)   # the bare step
     build_g, build_d = loop.build_generator, loop.build_critic
     if "compile" in flags:
         loop.build_generator = lambda cfg: torch.compile(build_g(cfg))
@@ -213,13 +213,14 @@ def main(
                     if dev.type == "cuda" else "fp32/none,fp32/none/fuse,bf16/none")
     parsed = [parse_variant(v.strip()) for v in variants.split(",")]
     profiled_flags = parse_flags(profile_flags.split("/") if profile_flags else [], "--profile-flags")
-    model = ModelConfig(arch=arch, dim=dim, z_dim=64, noise="uniform")
+    model = ModelConfig(arch=arch, dim=dim, z_dim=64, noise="uniform", spectral_norm=False)
     obj = WGAN_GP if loss == "wgan-gp" else load_params(ROOT / "params.yaml").losses[loss]
     thread_counts = [int(t) for t in threads.split(",")]
     mnist = load_mnist(data)
     x_cpu = to_model_range(mnist["x_train"])
     images, held_out = x_cpu.to(dev), to_model_range(mnist["x_test"][:256]).to(dev)
-    default = "/".join(AUTO[dev.type])
+    auto_precision, auto_graph = speed_settings("auto", "auto", dev)
+    default = f"{auto_precision}/{'graph' if auto_graph else 'none'}"   # what train.precision/compile auto pick here
     set_threads(thread_counts[0])
     result = {"benchmark": "speed", "device": device_name(dev), "torch": torch.__version__,
               "cuda": torch.version.cuda, "python": platform.python_version(), "loss": loss,
@@ -280,7 +281,7 @@ def main(
             print(f"  batch {batch:5d}  {fl / 1e9:.2f} GFLOP per step: the fastest variant runs at "
                   f"{fl * best / 1e12:.1f} TFLOP/s")
         if profile_to is not None:
-            precision = AUTO[dev.type][0]
+            precision = auto_precision
             table = kernel_profile(images, held_out, model, batch, dev, precision, 20, profiled_flags)
             profile_to.parent.mkdir(parents=True, exist_ok=True)
             with open(profile_to, "a") as fh:

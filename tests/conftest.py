@@ -16,7 +16,7 @@ def tiny_params_dict() -> dict:
     """The repo's params.yaml with every expensive number shrunk."""
     p = YAML(typ="safe").load(ROOT / "params.yaml")
     p["model"].update(z_dim=8, dim=4)
-    p["train"].update(steps=6, batch_size=8, log_every=2, grid_every=3, threads=1)
+    p["train"].update(steps=6, batch_size=8, log_every=2, grid_every=3, threads=1, precision="fp32")  # bit-exact
     p["toy"].update(steps=20, batch_size=32, hidden=8, n=500)
     p["generate"].update(n=64, grid=16)
     p["classifier"].update(epochs=1, batch_size=32, width=2, features=8, holdout=64)

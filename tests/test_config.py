@@ -12,7 +12,8 @@ from ganpipe.config import Objective, Params, ParamsError, load_params
 def test_the_repos_params_load_and_resolve_the_default_objective():
     p = load_params(ROOT / "params.yaml")
     obj = p.objective()
-    assert p.loss == "ns" and obj.optimizer == "adam" and obj.critic_steps == 1 and obj.gp_weight == 0
+    assert p.loss == "hinge" and p.model.spectral_norm and p.train.ema == 0.995
+    assert obj.optimizer == "adam" and obj.critic_steps == 1 and obj.gp_weight == 0
 
 
 def _load(tmp_path, **top):

@@ -51,7 +51,7 @@ def _run(steps: int, state: dict | None = None, real=None, checkpoints: dict | N
 
 
 def _weights(G, D, avg) -> list[torch.Tensor]:
-    return [*G.state_dict().values(), *D.state_dict().values(), *(avg.state_dict().values() if avg else [])]
+    return [*G.state_dict().values(), *D.state_dict().values(), *(avg.model.state_dict().values() if avg else [])]
 
 
 @pytest.mark.parametrize("ema", [0.0, 0.9])

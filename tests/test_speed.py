@@ -13,19 +13,23 @@ import torch
 from conftest import objective
 from ganpipe.config import ModelConfig, TrainConfig
 from ganpipe.gan.networks import build_critic, build_generator
+from ganpipe import runtime
 from ganpipe.runtime import claim_gpu, release_gpus, speed_settings
 from ganpipe.gan.loop import Step, fit_mnist
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")   # a device object needs no GPU
 
 
-@pytest.mark.parametrize(("precision", "compile", "device", "expected"), [
-    ("auto", "auto", CPU, ("fp32", False)),
-    ("auto", "auto", CUDA, ("bf16", True)),
-    ("tf32", "none", CUDA, ("tf32", False)),
-    ("bf16", "auto", CPU, ("bf16", False)),
+@pytest.mark.parametrize(("precision", "compile", "device", "bf16_flags", "expected"), [
+    ("auto", "auto", CPU, ["avx512_bf16"], ("bf16", False)),
+    ("auto", "auto", CPU, [], ("fp32", False)),            # no native bf16: the fallback, not emulated bf16
+    ("auto", "auto", CUDA, [], ("bf16", True)),
+    ("tf32", "none", CUDA, [], ("tf32", False)),
+    ("bf16", "auto", CPU, ["amx_bf16"], ("bf16", False)),
+    ("fp32", "auto", CPU, ["avx512_bf16"], ("fp32", False)),
 ])
-def test_auto_picks_the_safe_setting_of_each_device(precision, compile, device, expected):
+def test_auto_picks_the_fast_setting_the_device_has(monkeypatch, precision, compile, device, bf16_flags, expected):
+    monkeypatch.setattr(runtime, "cpu_bf16_flags", lambda: bf16_flags)
     assert speed_settings(precision, compile, device) == expected
 
 
@@ -34,12 +38,13 @@ def test_a_cuda_graph_on_the_cpu_is_refused_by_name():
         speed_settings("auto", "graph", CPU)
 
 
-def _fit(precision: str, steps: int = 3, loss: str = "wgan-gp", fuse: bool = False):
+def _fit(precision: str, steps: int = 3, loss: str = "wgan-gp", fuse: bool = False, spectral_norm: bool = False):
     torch.manual_seed(0)
     images = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(1)) * 2 - 1
     logged = []
     obj = objective(optimizer="adam", lr=1e-4, betas=(0.5, 0.9), critic_steps=2, gp_weight=10.0)
-    G, D, _ = fit_mnist(images, images[:8], model_cfg=ModelConfig(z_dim=4, dim=4), loss=loss, obj=obj,
+    model = ModelConfig(z_dim=4, dim=4, spectral_norm=spectral_norm)
+    G, D, _ = fit_mnist(images, images[:8], model_cfg=model, loss=loss, obj=obj,
                      cfg=TrainConfig(steps=steps, batch_size=8, log_every=1, checkpoint_every=0, precision=precision),
                      device=CPU, generator=torch.Generator().manual_seed(0),
                      log=lambda step, values: logged.append(values), fuse=fuse)
@@ -60,7 +65,7 @@ def test_tf32_is_fp32_on_the_cpu():
 
 
 def _weights(G: torch.nn.Module) -> torch.Tensor:
-    return torch.nn.utils.parameters_to_vector(G.parameters()).detach()
+    return torch.cat([p.detach().reshape(-1) for p in G.parameters()])   # reshape: NHWC weights are not views
 
 
 def test_the_fused_step_trains_as_the_plain_one_up_to_rounding():
@@ -81,10 +86,11 @@ def test_the_fused_bf16_step_strays_from_fp32_no_further_than_the_plain_one():
     assert (fused - fp32).norm() < 1.25 * (plain - fp32).norm()
 
 
-@pytest.mark.parametrize(("batchnorm", "fuse", "joint"), [(False, False, False), (False, True, True),
-                                                         (True, True, False)])
-def test_fuse_scores_real_and_fake_in_one_critic_pass_unless_the_critic_has_batch_norm(batchnorm, fuse, joint):
-    cfg, b = ModelConfig(z_dim=4, dim=4), 8
+@pytest.mark.parametrize(("batchnorm", "spectral_norm", "fuse", "joint"), [
+    (False, False, False, False), (False, False, True, True), (True, False, True, False), (False, True, True, False)])
+def test_fuse_scores_real_and_fake_in_one_critic_pass_unless_that_changes_the_critic(batchnorm, spectral_norm, fuse,
+                                                                                     joint):
+    cfg, b = ModelConfig(z_dim=4, dim=4, spectral_norm=spectral_norm), 8
     obj = objective(optimizer="adam", lr=1e-4, betas=(0.5, 0.9), critic_steps=2, gp_weight=10.0)
     G, D = build_generator(cfg), build_critic(cfg, batchnorm=batchnorm)
     batches = []

@@ -25,7 +25,7 @@ class ModelConfig(Section):
     z_dim: int = Field(default=64, gt=0)
     dim: int = Field(default=32, gt=0)        # base width: DIM of the paper's dcgan, 4*dim hidden units in the mlp
     # the critic's convolutions and linear layers spectrally normalised (Miyato et al. 2018, SNGAN)
-    spectral_norm: bool = False
+    spectral_norm: bool = True
 
 
 class Objective(Section):
@@ -47,14 +47,14 @@ class TrainConfig(Section):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int = Field(default=0, ge=0)   # CPU threads for torch; 0 = all cores
     checkpoint_every: int = Field(default=500, ge=0)   # resume state every K steps (a multiple of log_every); 0 = never
-    # auto = the safe choice for the device (runtime.speed_settings): fp32 eager on the CPU, the fast path on CUDA
+    # auto = the fast path of the device (runtime.speed_settings): bf16 where the CPU has it natively, else fp32
     precision: Literal["auto", "fp32", "tf32", "bf16"] = "auto"
     compile: Literal["auto", "none", "graph"] = "auto"   # graph: the whole step captured as one CUDA graph
     held_out: int = Field(default=256, gt=0)     # real test images behind the critic's diagnostics, never trained on
     grid_samples: int = Field(default=64, gt=0)  # images in the fixed-noise progression grid
-    channels_last: bool = False   # NHWC weights and activations
+    channels_last: bool = True   # NHWC weights and activations
     # an exponential moving average of G's weights: w_ema = d w_ema + (1 - d) w after each G step; 0 = off
-    ema: float = Field(default=0.0, ge=0, lt=1)
+    ema: float = Field(default=0.995, ge=0, lt=1)
     # batches of noise through the averaged G after training, to recompute its batch-norm statistics
     # (BigGAN's standing statistics); 0 = keep the raw G's
     ema_standing: int = Field(default=100, ge=0)
@@ -152,7 +152,7 @@ class Params(Section):
     seed: int = Field(ge=0)
     # top level so `dvc exp run -S lr=...` and `-S loss=...` work as written; lr null = the loss's default
     lr: float | None = Field(default=None, gt=0)
-    loss: LossName = "ns"
+    loss: LossName = "hinge"
     losses: dict[LossName, Objective]
     optim: OptimOverrides = OptimOverrides()
     fetch: FetchConfig

@@ -14,6 +14,11 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from ganpipe.config import ModelConfig
+from ganpipe.gan.networks import sample_noise
+
+STANDING_STREAM = 2   # the standing statistics' noise is seeded seed + 2 (the progression grid's is seed + 1)
+
 
 class EMA:
     """`model` is a frozen copy of G whose parameters trail G's. During training its buffers (batch norm's running
@@ -33,12 +38,6 @@ class EMA:
         torch._foreach_add_(self._dst, self._src, alpha=1 - self.decay)
         if self._dst_buf:
             torch._foreach_copy_(self._dst_buf, self._src_buf)
-
-    def state_dict(self) -> dict[str, Tensor]:
-        return self.model.state_dict()
-
-    def load_state_dict(self, state: dict[str, Tensor]) -> None:
-        self.model.load_state_dict(state)
 
 
 def batchnorms(module: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
@@ -68,3 +67,12 @@ def standing_stats(G: nn.Module, noise: Callable[[int], Tensor], *, batches: int
     for m, momentum in zip(norms, momenta):
         m.momentum = momentum
     G.eval()
+
+
+def standing_stats_from_noise(G: nn.Module, model_cfg: ModelConfig, *, batches: int, batch_size: int, seed: int,
+                              device: torch.device) -> None:
+    """standing_stats over `batches` batches of G's noise, drawn from their own stream (seed + STANDING_STREAM), so
+    the training's random numbers never shift: what the train stage does after training, and what bench/ repeats."""
+    noise = torch.Generator(device).manual_seed(seed + STANDING_STREAM)
+    standing_stats(G, lambda b: sample_noise(b, model_cfg, generator=noise, device=device), batches=batches,
+                   batch_size=batch_size)

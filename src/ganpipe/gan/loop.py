@@ -7,11 +7,12 @@ from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils.parametrize import is_parametrized
 
 from ganpipe.config import ModelConfig, Objective, TrainConfig
 from ganpipe.gan.objectives import (PROBABILITY, clip_weights, critic_loss, generator_loss, gradient_penalty,
                             interpolate_grad_norms, separation)
-from ganpipe.gan.ema import EMA, has_batchnorm, standing_stats
+from ganpipe.gan.ema import EMA, has_batchnorm
 from ganpipe.gan.networks import build_critic, build_generator, sample_noise
 from ganpipe.gan.resume import rng_state, set_rng_state
 from ganpipe.runtime import set_precision, speed_settings
@@ -48,7 +49,8 @@ class Step:
     device: the last losses, G's gradient norm, and for each loss the first step at which it was non-finite.
 
     fuse: fewer kernels per critic update, for the launch-bound GPU step. Real and fake go through the critic
-    in one pass (when it has no batch norm, so each sample's score is its own), and under bf16 each weight is
+    in one pass (when it has no batch norm, so each sample's score is its own, and no spectral norm, whose
+    power iteration runs once per pass), and under bf16 each weight is
     cast once per update instead of once per pass. The same arithmetic up to rounding. On the CPU it gains
     nothing (bench/NOTES.md), so the train stage leaves it off; on CUDA it awaits its measurement.
     """
@@ -59,8 +61,9 @@ class Step:
         self.loss, self.obj, self.batch_size = loss, obj, batch_size
         self.device = device
         self.bf16, self.fuse = precision == "bf16", fuse
-        # a joint pass needs per-sample scores: batch norm, the only cross-sample layer of our critics, mixes them
-        self.concat = fuse and not has_batchnorm(D)
+        # a joint pass must equal two: batch norm (the only cross-sample layer of our critics) would mix the
+        # samples' scores, and spectral norm would run one power iteration where two passes run two
+        self.concat = fuse and not has_batchnorm(D) and not any(is_parametrized(m) for m in D.modules())
         self.buffers: dict[str, Tensor] = {}
         self.loss_d, self.loss_g, self.gradnorm_g = (torch.zeros((), device=device) for _ in range(3))
         self.step = torch.full((), start, dtype=torch.long, device=device)
@@ -205,7 +208,7 @@ def train_gan(
         opt_g.load_state_dict(state["opt_g"])
         opt_d.load_state_dict(state["opt_d"])
         if ema is not None:
-            ema.load_state_dict(state["G_ema"])
+            ema.model.load_state_dict(state["G_ema"])
         set_rng_state(state["rng"], generator)
         start, last_logged = state["step"], state["last_logged"]
     G.train()
@@ -228,7 +231,7 @@ def train_gan(
                 on_checkpoint(step, {"step": step, "G": G.state_dict(), "D": D.state_dict(),
                                      "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
                                      "rng": rng_state(generator), "last_logged": last_logged,
-                                     **({"G_ema": ema.state_dict()} if ema is not None else {})})
+                                     **({"G_ema": ema.model.state_dict()} if ema is not None else {})})
         on_step(step)
     D.requires_grad_(True)
     G.eval()
@@ -271,7 +274,7 @@ def check_batch_size(batch_size: int, n_images: int) -> None:
 class Nets(NamedTuple):
     G: nn.Module                 # the raw generator, in eval mode
     D: nn.Module
-    G_ema: nn.Module | None      # the averaged generator (train.ema > 0), its batch-norm statistics its own
+    G_ema: nn.Module | None      # the averaged generator (train.ema > 0), its batch-norm buffers copied from G
 
 
 def fit_mnist(images: Tensor, held_out: Tensor, *, model_cfg: ModelConfig, loss: str, obj: Objective,
@@ -280,13 +283,12 @@ def fit_mnist(images: Tensor, held_out: Tensor, *, model_cfg: ModelConfig, loss:
               on_step: Callable[[int], None] = lambda step: None,
               G: nn.Module | None = None, ema: EMA | None = None, state: dict | None = None,
               on_checkpoint: Callable[[int, dict], None] = lambda step, state: None,
-              fuse: bool = False, stats_generator: torch.Generator | None = None) -> Nets:
+              fuse: bool = False) -> Nets:
     """The MNIST GAN: builds the networks of `model_cfg` on `device` (or trains a given G, and a given EMA of it) and
     trains them.
     images, held_out: (N, 1, 28, 28) in [-1, 1], already on `device`, sampled with replacement on the device.
-    cfg.channels_last: NHWC weights and activations. cfg.ema > 0: an averaged generator trails G; after training its
-    batch-norm statistics are recomputed over cfg.ema_standing batches of noise from `stats_generator` (its own
-    stream, so the training's random numbers never shift), or copied from G when that is 0.
+    cfg.channels_last: NHWC weights and activations. cfg.ema > 0: an averaged generator trails G, with G's batch-norm
+    statistics (ema.standing_stats_from_noise recomputes them for its weights; the train stage does).
     fuse: see Step; off by default until the H100 measures it (bench/NOTES.md)."""
     check_batch_size(cfg.batch_size, len(images))
     G = (G if G is not None else build_generator(model_cfg)).to(device)
@@ -306,9 +308,4 @@ def fit_mnist(images: Tensor, held_out: Tensor, *, model_cfg: ModelConfig, loss:
               generator=generator, held_out=held_out, log=log, on_step=on_step,
               state=state, checkpoint_every=cfg.checkpoint_every, on_checkpoint=on_checkpoint,
               precision=precision, graph=graph, fuse=fuse, ema=ema)
-    if ema is None:
-        return Nets(G, D, None)
-    stats_generator = stats_generator or torch.Generator(device).manual_seed(0)
-    standing_stats(ema.model, lambda b: sample_noise(b, model_cfg, generator=stats_generator, device=device),
-                   batches=cfg.ema_standing, batch_size=cfg.batch_size)
-    return Nets(G, D, ema.model)
+    return Nets(G, D, ema.model.eval() if ema is not None else None)

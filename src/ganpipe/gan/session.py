@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from ganpipe.config import Params
 from ganpipe.data.arrays import tile, to_model_range, to_uint8
+from ganpipe.gan.ema import standing_stats_from_noise
 from ganpipe.gan.loop import Nets, fit_mnist
 from ganpipe.gan.networks import build_generator, sample_noise
 from ganpipe.gan.resume import Scratch
@@ -81,8 +82,10 @@ def train_mnist(mnist: dict[str, np.ndarray], p: Params, *, device: torch.device
         try:
             nets = fit_mnist(images, held_out, model_cfg=p.model, loss=p.loss, obj=obj, cfg=p.train, device=device,
                              generator=generator, log=monitor.log, on_step=monitor.on_step, G=G, state=state,
-                             on_checkpoint=monitor.on_checkpoint,
-                             stats_generator=torch.Generator(device).manual_seed(p.seed + 2))
+                             on_checkpoint=monitor.on_checkpoint)
+            if nets.G_ema is not None:
+                standing_stats_from_noise(nets.G_ema, p.model, batches=p.train.ema_standing,
+                                          batch_size=p.train.batch_size, seed=p.seed, device=device)
         finally:
             bar.close()   # ends the bar's line, so an error stands on its own
         wall = time.perf_counter() - t0
