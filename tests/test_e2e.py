@@ -190,14 +190,7 @@ def test_dvc_repro_killed_mid_train_resumes_on_the_next_repro(tmp_path):
 def test_compare_after_a_queued_sweep_shows_both_experiments(project):
     run(DVC + ["exp", "run", "--queue", "-S", "lr=0.00011,0.00033"], project)
     run(DVC + ["queue", "start", "-j", "2"], project)
-    deadline = time.monotonic() + 600
-    while True:
-        status = run(DVC + ["queue", "status"], project)
-        if not any(state in status for state in ("Queued", "Running")):
-            break
-        assert time.monotonic() < deadline, status
-        time.sleep(2)
-    assert "Failed" not in status, status
+    status = wait_for_queue(project)
     names = [line.split()[1] for line in status.splitlines() if line.split()[-1:] == ["Success"]]
     out = run([str(Path(sys.executable).parent / "ganpipe"), "compare", "--metric", "fld"], project)
     assert "experiments -> reports/compare.html" in out
@@ -208,3 +201,34 @@ def test_compare_after_a_queued_sweep_shows_both_experiments(project):
     rows = [line.split("|") for line in md.splitlines() if line.startswith("|") and line.split("|")[1].strip().isdigit()]
     fld = [float(r[3]) for r in rows if r[3].strip() != "—"]
     assert fld == sorted(fld) and len(fld) >= 2                     # best (lowest fld) first
+
+
+def wait_for_queue(project: Path, timeout_s: float = 600) -> str:
+    """`dvc queue status` once nothing is queued or running; fails on a timeout or a failed experiment."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        status = run(DVC + ["queue", "status"], project)
+        if not any(state in status for state in ("Queued", "Running")):
+            break
+        assert time.monotonic() < deadline, status
+        time.sleep(2)
+    assert "Failed" not in status, status
+    return status
+
+
+def test_a_queued_study_of_two_losses_by_two_seeds_shows_two_groups_of_two(tmp_path):
+    project = make_project(tmp_path)
+    run(DVC + ["exp", "run", "--queue", "-S", "loss=ns,hinge", "-S", "seed=0,1"], project)
+    run(DVC + ["queue", "start", "-j", "2"], project)
+    wait_for_queue(project)
+    out = run([str(Path(sys.executable).parent / "ganpipe"), "study", "--metric", "fld"], project)
+    assert "study: 4 runs in 2 groups -> reports/study.html" in out
+    md = (project / "reports/study.md").read_text()
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in md.splitlines() if line.startswith("|")]
+    ranked = [r for r in rows if r[0] in ("1", "2") and r[1] in ("loss=ns", "loss=hinge")]
+    assert sorted(r[1] for r in ranked) == ["loss=hinge", "loss=ns"] and [r[2] for r in ranked] == ["2", "2"]
+    assert float(ranked[0][3]) <= float(ranked[1][3])                   # best (lowest) mean fld first
+    page = (project / "reports/study.html").read_text()
+    assert page.count("src='data:image/png;base64,") == 4            # dots, two groups' curves, median grids
+    with pytest.raises(AssertionError, match="unknown seed param 'sed'; the params are: classifier.batch_size, "):
+        run([str(Path(sys.executable).parent / "ganpipe"), "study", "--seed-param", "sed"], project)

@@ -52,6 +52,33 @@ def compare(
     print(f"compare: {n} experiments -> {out / 'compare.html'} (and {out / 'compare.md'})", file=sys.stderr)
 
 
+@app.command()
+def study(
+    metric: Annotated[str, typer.Option(help="the groups' ranking, best mean first: any key of metrics/eval.json")] =
+        "fld",
+    seed_param: Annotated[list[str], typer.Option(help="a param that only draws another sample (repeat it: "
+                                                       "--seed-param seed --seed-param evaluate.seed)")] = ["seed"],
+    out: Annotated[Path, typer.Option(help="folder for study.html, study.md, study_figures/")] = Path("reports"),
+    repo: Annotated[Path, typer.Option(help="the DVC repo whose experiments to study")] = Path("."),
+    params: Annotated[Path, typer.Option(help="params file, relative to the repo")] = Path("params.yaml"),
+    dpi: Annotated[Optional[int], typer.Option(min=1, help="figure resolution; default: report.dpi of the params")] = None,
+) -> None:
+    """Experiments grouped by every param but the seeds: each group's n, mean, spread and interval (evaluate.ci of
+    the params) per headline metric, ranked, with overlapping groups marked not distinguishable -> reports/study.html
+    and .md. A study in one line: `dvc exp run --queue -S 'loss=ns,hinge' -S 'seed=0,1,2'`, `dvc queue start`."""
+    from ganpipe.reporting.study import study as write_study
+
+    try:
+        p = load_params(repo / params)
+        table = write_study(repo, repo / params, metric, seed_param, p.evaluate.ci, out,
+                            p.report.dpi if dpi is None else dpi, curves=CURVES, grid=GRID,
+                            log=lambda line: print(line, file=sys.stderr))
+    except (ValueError, ParamsError) as e:
+        _fail(str(e))
+    print(f"study: {int(table['n'].sum())} runs in {len(table)} groups -> {out / 'study.html'} "
+          f"(and {out / 'study.md'})", file=sys.stderr)
+
+
 def main() -> None:
     app()
 

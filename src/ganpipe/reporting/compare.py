@@ -41,8 +41,9 @@ def differing_params(exps: pd.DataFrame, params: list[str]) -> pd.DataFrame:
     return exps[["experiment", *varied]].reset_index(drop=True)
 
 
-def experiments(repo: Path, params: Path) -> tuple[pd.DataFrame, list[str]]:
-    """One row per experiment (and the baseline commit): name, rev, params and metrics, from DVC's exp show."""
+def experiments(repo: Path, params: Path, finished_only: bool = True) -> tuple[pd.DataFrame, list[str]]:
+    """One row per experiment (and the baseline commit): name, rev, params and metrics, from DVC's exp show; with
+    finished_only=False also the queued, running and failed ones (DVC's "State" column says which)."""
     import dvc.api
     from ruamel.yaml import YAML
 
@@ -50,7 +51,7 @@ def experiments(repo: Path, params: Path) -> tuple[pd.DataFrame, list[str]]:
     param_names = list(flatten(YAML(typ="safe").load(params)))
     table = []
     for row in rows:
-        if row["rev"] == "workspace" or (row.get("State") not in (None, "Success")):
+        if row["rev"] == "workspace" or (finished_only and row.get("State") not in (None, "Success")):
             continue   # the workspace repeats HEAD; queued, running or failed ones have nothing to show
         name = row.get("Experiment") or row["rev"]
         values = {k: (None if v == "!" else v) for k, v in row.items()}   # "!": DVC's mark for a missing value

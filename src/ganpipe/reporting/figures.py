@@ -235,3 +235,35 @@ def fig_grids(grids: dict[str, np.ndarray]) -> plt.Figure:
         ax.set_title(name, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def fig_seed_dots(runs: pd.DataFrame, groups: list[str], summaries: dict[str, pd.DataFrame]) -> plt.Figure:
+    """A study's runs, one panel per metric (summaries: metric -> its table from study.summarise): each seed a
+    dot, each group's mean a bar and its interval a line (none for n = 1), the real-vs-real floor dashed."""
+    metrics = list(summaries)
+    cols = min(2, max(1, len(metrics)))
+    rows = max(1, -(-len(metrics) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(6.2 * cols, (0.5 + 0.45 * len(groups)) * rows + 0.6),
+                             squeeze=False)
+    for ax, metric in zip(axes.flat, metrics):
+        data = runs[runs[metric].notna()]
+        sns.stripplot(data=data, x=metric, y="group", order=groups, ax=ax, jitter=0.12, size=5, alpha=0.75,
+                      color="#4c72b0")
+        table = summaries[metric].set_index("group")
+        for i, group in enumerate(groups):
+            if group not in table.index:
+                continue
+            row = table.loc[group]
+            ax.plot([row["mean"]] * 2, [i - 0.3, i + 0.3], color="#c44e52", lw=2.2)
+            if row["n"] >= 2:
+                ax.plot([row["lo"], row["hi"]], [i, i], color="#c44e52", lw=1.2)
+        floor = table["floor"].dropna()
+        if not floor.empty:
+            ax.axvline(floor.iloc[0], color="#555", ls="--", lw=1)
+        ax.set_title(metric, fontsize=10)
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+    for ax in list(axes.flat)[len(metrics):]:
+        ax.set_axis_off()
+    fig.tight_layout()
+    return fig
