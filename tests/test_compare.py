@@ -52,3 +52,20 @@ def test_an_unknown_metric_is_refused_by_name():
 def test_only_the_params_that_differ_are_listed():
     exps = EXPS.assign(seed=0)
     assert differing_params(exps, ["seed", "lr"]).columns.tolist() == ["experiment", "lr"]
+
+
+def test_the_workspace_is_a_row_only_when_it_differs_from_its_commit(monkeypatch, tmp_path):
+    import dvc.api
+    from ruamel.yaml import YAML
+
+    from ganpipe.reporting.compare import experiments
+
+    YAML(typ="safe").dump({"seed": 0, "lr": 1e-4}, tmp_path / "params.yaml")
+    head = {"rev": "main", "typ": "baseline", "Experiment": None, "State": None, "seed": 0.0, "lr": 1e-4, "fld": 5.0}
+    for rows, names in (([{**head, "rev": "workspace"}, head], ["main"]),                      # repeats HEAD
+                        ([{**head, "rev": "workspace", "fld": 4.0}, {**head, "fld": "!"}], ["workspace", "main"])):
+        monkeypatch.setattr(dvc.api, "exp_show", lambda repo, rows=rows: rows)
+        exps, params = experiments(tmp_path, tmp_path / "params.yaml")
+        assert exps["experiment"].tolist() == names and sorted(params) == ["lr", "seed"]
+    assert pd.isna(exps["rev"].tolist()[0]) and exps["rev"].tolist()[1] == "main"   # no rev: DVC reads the work tree
+    assert math.isnan(exps["fld"].tolist()[1])                                       # "!" is a missing value

@@ -189,8 +189,7 @@ def test_dvc_repro_killed_mid_train_resumes_on_the_next_repro(tmp_path):
 
 def test_compare_after_a_queued_sweep_shows_both_experiments(project):
     run(DVC + ["exp", "run", "--queue", "-S", "lr=0.00011,0.00033"], project)
-    run(DVC + ["queue", "start", "-j", "2"], project)
-    status = wait_for_queue(project)
+    status = run_queue(project)
     names = [line.split()[1] for line in status.splitlines() if line.split()[-1:] == ["Success"]]
     out = run([str(Path(sys.executable).parent / "ganpipe"), "compare", "--metric", "fld"], project)
     assert "experiments -> reports/compare.html" in out
@@ -203,15 +202,27 @@ def test_compare_after_a_queued_sweep_shows_both_experiments(project):
     assert fld == sorted(fld) and len(fld) >= 2                     # best (lowest fld) first
 
 
-def wait_for_queue(project: Path, timeout_s: float = 600) -> str:
-    """`dvc queue status` once nothing is queued or running; fails on a timeout or a failed experiment."""
+def run_queue(project: Path, timeout_s: float = 600) -> str:
+    """`dvc queue start -j 1`, then `dvc queue status` until nothing is queued or running, then `dvc queue stop`;
+    fails on a timeout or a failed experiment. queue start forks a daemon that keeps its stdout open, so its
+    output goes to a file: on a pipe, waiting for the end of the output would wait for the daemon (a CI hang)."""
+    def detached(*args: str) -> str:
+        log = project / ".dvc/tmp/queue.log"
+        with open(log, "w") as fh:
+            r = subprocess.run(DVC + ["queue", *args], cwd=project, env=ENV, stdout=fh, stderr=subprocess.STDOUT,
+                               timeout=120)
+        assert r.returncode == 0, log.read_text()
+        return log.read_text()
+
+    detached("start", "-j", "1")
     deadline = time.monotonic() + timeout_s
     while True:
-        status = run(DVC + ["queue", "status"], project)
+        status = detached("status")
         if not any(state in status for state in ("Queued", "Running")):
             break
         assert time.monotonic() < deadline, status
         time.sleep(2)
+    detached("stop")   # no worker left behind
     assert "Failed" not in status, status
     return status
 
@@ -219,8 +230,7 @@ def wait_for_queue(project: Path, timeout_s: float = 600) -> str:
 def test_a_queued_study_of_two_losses_by_two_seeds_shows_two_groups_of_two(tmp_path):
     project = make_project(tmp_path)
     run(DVC + ["exp", "run", "--queue", "-S", "loss=ns,hinge", "-S", "seed=0,1"], project)
-    run(DVC + ["queue", "start", "-j", "2"], project)
-    wait_for_queue(project)
+    run_queue(project)
     out = run([str(Path(sys.executable).parent / "ganpipe"), "study", "--metric", "fld"], project)
     assert "study: 4 runs in 2 groups -> reports/study.html" in out
     md = (project / "reports/study.md").read_text()

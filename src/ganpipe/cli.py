@@ -75,7 +75,8 @@ def study(
                             log=lambda line: print(line, file=sys.stderr))
     except (ValueError, ParamsError) as e:
         _fail(str(e))
-    print(f"study: {int(table['n'].sum())} runs in {len(table)} groups -> {out / 'study.html'} "
+    runs, groups = int(table["n"].sum()), len(table)
+    print(f"study: {runs} run{'s' * (runs != 1)} in {groups} group{'s' * (groups != 1)} -> {out / 'study.html'} "
           f"(and {out / 'study.md'})", file=sys.stderr)
 
 

@@ -43,7 +43,9 @@ def differing_params(exps: pd.DataFrame, params: list[str]) -> pd.DataFrame:
 
 def experiments(repo: Path, params: Path, finished_only: bool = True) -> tuple[pd.DataFrame, list[str]]:
     """One row per experiment (and the baseline commit): name, rev, params and metrics, from DVC's exp show; with
-    finished_only=False also the queued, running and failed ones (DVC's "State" column says which)."""
+    finished_only=False also the queued, running and failed ones (DVC's "State" column says which). The workspace
+    is a row (rev None, which DVC reads as the working tree) only when it differs from the commit it sits on:
+    after a `dvc repro` whose results are not committed yet."""
     import dvc.api
     from ruamel.yaml import YAML
 
@@ -51,11 +53,15 @@ def experiments(repo: Path, params: Path, finished_only: bool = True) -> tuple[p
     param_names = list(flatten(YAML(typ="safe").load(params)))
     table = []
     for row in rows:
-        if row["rev"] == "workspace" or (finished_only and row.get("State") not in (None, "Success")):
-            continue   # the workspace repeats HEAD; queued, running or failed ones have nothing to show
+        if finished_only and row.get("State") not in (None, "Success"):
+            continue   # queued, running or failed ones have nothing to show
         name = row.get("Experiment") or row["rev"]
         values = {k: (None if v == "!" else v) for k, v in row.items()}   # "!": DVC's mark for a missing value
-        table.append({"experiment": name, "rev": name, **values})
+        table.append({"experiment": name, **values, "rev": None if name == "workspace" else name})
+    keys = [k for k in (*param_names, *METRICS) if any(k in r for r in table)]
+    if len(table) > 1 and table[0]["experiment"] == "workspace" and \
+            all(table[0].get(k) == table[1].get(k) for k in keys):
+        table = table[1:]   # the workspace repeats HEAD
     return pd.DataFrame(table), param_names
 
 
@@ -66,6 +72,7 @@ def read_curves(repo: Path, revs: dict[str, str], curves: str) -> pd.DataFrame:
     names = [n for names, _ in PANELS.values() for n in names]
     frames = []
     for exp, rev in revs.items():
+        rev = rev if isinstance(rev, str) else None   # the workspace (None; NaN once it passed through pandas)
         for name in names:
             try:
                 text = dvc.api.read(curves.format(name), repo=str(repo), rev=rev)
@@ -82,6 +89,7 @@ def read_grids(repo: Path, revs: dict[str, str], grid: str, log=print) -> dict:
 
     grids = {}
     for exp, rev in revs.items():
+        rev = rev if isinstance(rev, str) else None
         try:
             grids[exp] = plt.imread(io.BytesIO(dvc.api.read(grid, repo=str(repo), rev=rev, mode="rb")), format="png")
         except Exception as e:

@@ -31,7 +31,8 @@ def group_runs(exps: pd.DataFrame, params: list[str], seed_params: list[str]) ->
         raise ValueError(f"unknown seed param {unknown[0]!r}; the params are: {', '.join(sorted(params))}")
     present = [p for p in params if p in exps.columns]
     keys = [p for p in present if p not in seed_params]
-    text = exps[present].astype(str)   # lists and None compare as text
+    # lists and None compare as text; DVC reports integer params as floats (seed 0.0): shown as integers
+    text = exps[present].map(lambda v: int(v) if isinstance(v, float) and v.is_integer() else v).astype(str)
     has_metrics = exps[[k for k in METRICS if k in exps.columns]].notna().any(axis=1)
     order = np.lexsort((np.arange(len(exps)), ~has_metrics.to_numpy()))   # runs with metrics first, else as given
     exps = exps.iloc[order][~text.iloc[order].duplicated().to_numpy()].sort_index()
@@ -145,7 +146,7 @@ def study(repo: Path, params: Path, metric: str, seed_params: list[str], level: 
                 f"group; n is how many seeds it holds. Ranked by the mean of <code>{metric}</code> over its seeds, "
                 f"best first{': ' + meaning if meaning else ''}. The interval is the {level:.0%} Student-t interval "
                 "of the mean (none with n = 1). Groups whose intervals overlap are not distinguishable at this n"
-                + (f": {'; '.join(close)}." if close else "; here none overlap.")
+                + (f": {'; '.join(close)}." if close else "; here none overlap." if len(groups) > 1 else ".")
                 + " The floor is the metric for real images against real images.", table=shown),
         Section("Every headline metric", f"Each group's mean over its seeds and its {level:.0%} interval.",
                 table=headline_table(scored, groups, level)),
@@ -153,7 +154,8 @@ def study(repo: Path, params: Path, metric: str, seed_params: list[str], level: 
                 "floor dashed.",
                 figures=[("seeds", fig_seed_dots(scored, groups, {k: summarise(scored, k, level) for k in headline}))]),
         Section("Training curves", "Each group's DVCLive history, its seeds overlaid, one figure per group, in the "
-                "ranking's order: " + "; ".join(f"{i + 1}. {g}" for i, (_, _, g) in enumerate(curve_figs)) + ".",
+                "ranking's order: " + "; ".join(f"{i + 1}. {g}" for i, (_, _, g) in enumerate(curve_figs)) + "."
+                if curve_figs else "No experiment's training curves could be read.",
                 figures=[(stem, fig) for stem, fig, _ in curve_figs]),
         Section("Samples", f"The sample grid of each group's median seed by <code>{metric}</code>.",
                 figures=[("grids", fig_grids(grids))] if grids else []),
@@ -165,6 +167,10 @@ def study(repo: Path, params: Path, metric: str, seed_params: list[str], level: 
                                 table=missing[["experiment", "group", "seeds"]
                                               + (["State"] if "State" in missing else [])].reset_index(drop=True)))
     write_report(out, "ganpipe: a study over seeds",
-                 f"{len(scored)} runs in {len(groups)} groups, of {repo.resolve().name}",
+                 f"{_count(len(scored), 'run')} in {_count(len(groups), 'group')}, of {repo.resolve().name}",
                  sections, dpi, html_name="study.html", md_name="study.md", fig_dir="study_figures")
     return table
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
