@@ -83,7 +83,7 @@ def test_the_median_seed_and_the_headline_cells():
     runs = group_runs(_exps([("a", 0, 1e-4, 5.0), ("b", 1, 1e-4, 9.0), ("c", 2, 1e-4, 6.0), ("d", 0, 2e-4, 3.0)]),
                       PARAMS, ["seed"])
     assert median_run(runs[runs["group"] == "lr=0.0001"], "fld") == "c"
-    cells = headline_table(runs, ["lr=0.0001", "lr=0.0002"], 0.95)
+    cells = headline_table({"fld": summarise(runs, "fld", 0.95)}, ["lr=0.0001", "lr=0.0002"])
     assert cells["fld"].tolist()[1] == "3 (n = 1)" and cells["fld"].tolist()[0].startswith("6.667 [")
 
 

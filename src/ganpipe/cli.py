@@ -66,7 +66,7 @@ def study(
     """Experiments grouped by every param but the seeds: each group's n, mean, spread and interval (evaluate.ci of
     the params) per headline metric, ranked, with overlapping groups marked not distinguishable -> reports/study.html
     and .md. A study in one line: `dvc exp run --queue -S 'loss=ns,hinge' -S 'seed=0,1,2'`, `dvc queue start`."""
-    from ganpipe.reporting.study import study as write_study
+    from ganpipe.reporting.study import count, study as write_study
 
     try:
         p = load_params(repo / params)
@@ -75,8 +75,7 @@ def study(
                             log=lambda line: print(line, file=sys.stderr))
     except (ValueError, ParamsError) as e:
         _fail(str(e))
-    runs, groups = int(table["n"].sum()), len(table)
-    print(f"study: {runs} run{'s' * (runs != 1)} in {groups} group{'s' * (groups != 1)} -> {out / 'study.html'} "
+    print(f"study: {count(int(table['n'].sum()), 'run')} in {count(len(table), 'group')} -> {out / 'study.html'} "
           f"(and {out / 'study.md'})", file=sys.stderr)
 
 

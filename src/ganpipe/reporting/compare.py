@@ -19,6 +19,8 @@ from ganpipe.reporting.figures import PANELS, fig_curves_overlay, fig_grids
 from ganpipe.reporting.page import Section, write_report
 from ganpipe.reporting.report import flatten
 
+CURVE_METRICS = [n for names, _ in PANELS.values() for n in names]   # train's DVCLive curves, in panel order
+
 
 def leaderboard(exps: pd.DataFrame, metric: str, columns: list[str]) -> pd.DataFrame:
     """exps: one row per experiment, column "experiment" plus params and metrics. Sorted best first by `metric`
@@ -49,7 +51,10 @@ def experiments(repo: Path, params: Path, finished_only: bool = True) -> tuple[p
     import dvc.api
     from ruamel.yaml import YAML
 
-    rows = dvc.api.exp_show(str(repo))
+    try:
+        rows = dvc.api.exp_show(str(repo))
+    except Exception as e:
+        raise ValueError(f"cannot read the experiments of {repo}: {str(e).splitlines()[0]}") from None
     param_names = list(flatten(YAML(typ="safe").load(params)))
     table = []
     for row in rows:
@@ -69,11 +74,10 @@ def read_curves(repo: Path, revs: dict[str, str], curves: str) -> pd.DataFrame:
     """Each experiment's DVCLive curves (`curves`: the path of one metric's TSV, with {} for its name), tidy."""
     import dvc.api
 
-    names = [n for names, _ in PANELS.values() for n in names]
     frames = []
     for exp, rev in revs.items():
         rev = rev if isinstance(rev, str) else None   # the workspace (None; NaN once it passed through pandas)
-        for name in names:
+        for name in CURVE_METRICS:
             try:
                 text = dvc.api.read(curves.format(name), repo=str(repo), rev=rev)
             except Exception:   # not logged by this loss (d_real for wgan, say) or not in the cache
@@ -100,10 +104,7 @@ def read_grids(repo: Path, revs: dict[str, str], grid: str, log=print) -> dict:
 def compare(repo: Path, params: Path, metric: str, out: Path, dpi: int, *, curves: str, grid: str, log=print) -> int:
     """Writes out/compare.html, compare.md and compare_figures/; returns how many experiments it compared.
     A one-line ValueError when there is nothing to compare or no experiment has `metric`."""
-    try:
-        exps, param_names = experiments(repo, params)
-    except Exception as e:
-        raise ValueError(f"cannot read the experiments of {repo}: {str(e).splitlines()[0]}") from None
+    exps, param_names = experiments(repo, params)
     if exps.empty:
         raise ValueError("no finished experiment to compare: run `dvc repro` or `dvc exp run` first")
     board = leaderboard(exps, metric, list(HEADLINE) + [f"{metric}_floor"])
@@ -119,7 +120,7 @@ def compare(repo: Path, params: Path, metric: str, out: Path, dpi: int, *, curve
         Section("Params that differ", "Only the params whose values are not the same in every experiment.",
                 table=diff if len(diff.columns) > 1 else None),
         Section("Training curves", "Each experiment's DVCLive history, overlaid.",
-                figures=[("curves", fig_curves_overlay(history, [n for names, _ in PANELS.values() for n in names]))]
+                figures=[("curves", fig_curves_overlay(history, CURVE_METRICS))]
                 if not history.empty else []),
         Section("Samples", "Each experiment's sample grid (the generate stage's, fixed seed).",
                 figures=[("grids", fig_grids(grids))] if grids else []),

@@ -17,8 +17,8 @@ import pandas as pd
 from scipy import stats
 
 from ganpipe.evaluation.registry import HEADLINE, METRICS, higher_is_better
-from ganpipe.reporting.compare import experiments, read_curves, read_grids
-from ganpipe.reporting.figures import PANELS, fig_curves_overlay, fig_grids, fig_seed_dots
+from ganpipe.reporting.compare import CURVE_METRICS, experiments, read_curves, read_grids
+from ganpipe.reporting.figures import fig_curves_overlay, fig_grids, fig_seed_dots
 from ganpipe.reporting.page import Section, write_report
 
 
@@ -93,25 +93,25 @@ def median_run(g: pd.DataFrame, metric: str) -> str:
     return ordered["experiment"].iloc[(len(ordered) - 1) // 2]
 
 
-def headline_table(runs: pd.DataFrame, groups: list[str], level: float) -> pd.DataFrame:
-    """Each group (rows, in `groups` order) against each headline metric: "mean [lo, hi]", or "mean (n = 1)"."""
-    cells = {}
-    for key in (k for k in HEADLINE if k in runs.columns):
-        column = []
-        for group in groups:
-            n, mean, _, lo, hi = interval(runs.loc[(runs["group"] == group) & runs[key].notna(), key], level)
-            column.append("—" if n == 0 else f"{mean:.4g} (n = 1)" if n == 1 else f"{mean:.4g} [{lo:.4g}, {hi:.4g}]")
-        cells[key] = column
+def headline_table(summaries: dict[str, pd.DataFrame], groups: list[str]) -> pd.DataFrame:
+    """Each group (rows, in `groups` order) against each metric of `summaries` (metric -> its summarise table):
+    "mean [lo, hi]", "mean (n = 1)", or "—" where the group has no value."""
+    def cell(row: pd.Series | None) -> str:
+        if row is None:
+            return "—"
+        if row["n"] == 1:
+            return f"{row['mean']:.4g} (n = 1)"
+        return f"{row['mean']:.4g} [{row['lo']:.4g}, {row['hi']:.4g}]"
+
+    cells = {key: [cell(t.set_index("group").loc[g] if g in set(t["group"]) else None) for g in groups]
+             for key, t in summaries.items()}
     return pd.DataFrame({"group": groups, **cells})
 
 
 def study(repo: Path, params: Path, metric: str, seed_params: list[str], level: float, out: Path, dpi: int, *,
           curves: str, grid: str, log=print) -> pd.DataFrame:
     """Writes out/study.html, study.md and study_figures/; returns the ranked summary of `metric`."""
-    try:
-        exps, param_names = experiments(repo, params, finished_only=False)
-    except Exception as e:
-        raise ValueError(f"cannot read the experiments of {repo}: {str(e).splitlines()[0]}") from None
+    exps, param_names = experiments(repo, params, finished_only=False)
     if exps.empty:
         raise ValueError("no experiment to study: queue one with `dvc exp run --queue -S 'seed=0,1,2'` first")
     runs = group_runs(exps, param_names, seed_params)
@@ -123,19 +123,18 @@ def study(repo: Path, params: Path, metric: str, seed_params: list[str], level: 
     groups = table["group"].tolist()
     revs = dict(zip(scored["experiment"], scored["rev"]))
     history = read_curves(repo, revs, curves)
-    names = [n for names, _ in PANELS.values() for n in names]
     curve_figs = []
     for i, group in enumerate(groups):
         g = scored[scored["group"] == group]
         h = history[history["experiment"].isin(g["experiment"])]
         if not h.empty:
             h = h.assign(experiment=h["experiment"].map(dict(zip(g["experiment"], g["seeds"]))))
-            curve_figs.append((f"curves_{i + 1}", fig_curves_overlay(h, names), group))
+            curve_figs.append((f"curves_{i + 1}", fig_curves_overlay(h, CURVE_METRICS), group))
     medians = {group: median_run(scored[scored["group"] == group], metric) for group in groups}
     grids = read_grids(repo, {m: revs[m] for m in medians.values()}, grid, log)
     grids = {f"{group}\n({scored.set_index('experiment').loc[m, 'seeds']})": grids[m]
              for group, m in medians.items() if m in grids}
-    headline = [k for k in HEADLINE if k in scored.columns]
+    summaries = {k: summarise(scored, k, level) for k in HEADLINE if k in scored.columns}
     meaning = METRICS[metric].meaning if metric in METRICS else ""
     shown = table.rename(columns={"lo": f"{level:.0%} lo", "hi": f"{level:.0%} hi"})
     close = [f"{a} and {b}" for i, a in enumerate(groups) for b in groups[i + 1:]
@@ -149,10 +148,10 @@ def study(repo: Path, params: Path, metric: str, seed_params: list[str], level: 
                 + (f": {'; '.join(close)}." if close else "; here none overlap." if len(groups) > 1 else ".")
                 + " The floor is the metric for real images against real images.", table=shown),
         Section("Every headline metric", f"Each group's mean over its seeds and its {level:.0%} interval.",
-                table=headline_table(scored, groups, level)),
+                table=headline_table(summaries, groups)),
         Section("Seeds", "Each seed a dot; each group's mean (a bar) and its interval (a line); the real-vs-real "
                 "floor dashed.",
-                figures=[("seeds", fig_seed_dots(scored, groups, {k: summarise(scored, k, level) for k in headline}))]),
+                figures=[("seeds", fig_seed_dots(scored, groups, summaries))]),
         Section("Training curves", "Each group's DVCLive history, its seeds overlaid, one figure per group, in the "
                 "ranking's order: " + "; ".join(f"{i + 1}. {g}" for i, (_, _, g) in enumerate(curve_figs)) + "."
                 if curve_figs else "No experiment's training curves could be read.",
@@ -167,10 +166,11 @@ def study(repo: Path, params: Path, metric: str, seed_params: list[str], level: 
                                 table=missing[["experiment", "group", "seeds"]
                                               + (["State"] if "State" in missing else [])].reset_index(drop=True)))
     write_report(out, "ganpipe: a study over seeds",
-                 f"{_count(len(scored), 'run')} in {_count(len(groups), 'group')}, of {repo.resolve().name}",
+                 f"{count(len(scored), 'run')} in {count(len(groups), 'group')}, of {repo.resolve().name}",
                  sections, dpi, html_name="study.html", md_name="study.md", fig_dir="study_figures")
     return table
 
 
-def _count(n: int, noun: str) -> str:
+def count(n: int, noun: str) -> str:
+    """'1 run', '2 runs'."""
     return f"{n} {noun}{'' if n == 1 else 's'}"
