@@ -2,8 +2,8 @@
 
 Owns: reading every finished experiment of a DVC repo through DVC's API (params, metrics, each one's training
 curves and sample grid, from the cache, so queued, temporary and workspace runs alike), and turning them into
-the compare page. The only module of the library that talks to DVC; which files hold the curves and the grid
-is the caller's to say (cli.py, from dvc.yaml's layout).
+the compare page. With sweep/, the only part of the library that talks to DVC; which files hold the curves and
+the grid is the caller's to say (cli.py, from dvc.yaml's layout).
 """
 from __future__ import annotations
 
@@ -70,13 +70,17 @@ def experiments(repo: Path, params: Path, finished_only: bool = True) -> tuple[p
     return pd.DataFrame(table), param_names
 
 
-def read_curves(repo: Path, revs: dict[str, str], curves: str) -> pd.DataFrame:
+def revisions(exps: pd.DataFrame) -> dict[str, str | None]:
+    """experiment -> the rev its files are read at: None for the workspace (NaN once it passed through pandas)."""
+    return {exp: rev if isinstance(rev, str) else None for exp, rev in zip(exps["experiment"], exps["rev"])}
+
+
+def read_curves(repo: Path, revs: dict[str, str | None], curves: str) -> pd.DataFrame:
     """Each experiment's DVCLive curves (`curves`: the path of one metric's TSV, with {} for its name), tidy."""
     import dvc.api
 
     frames = []
     for exp, rev in revs.items():
-        rev = rev if isinstance(rev, str) else None   # the workspace (None; NaN once it passed through pandas)
         for name in CURVE_METRICS:
             try:
                 text = dvc.api.read(curves.format(name), repo=str(repo), rev=rev)
@@ -87,13 +91,12 @@ def read_curves(repo: Path, revs: dict[str, str], curves: str) -> pd.DataFrame:
     return pd.concat(frames) if frames else pd.DataFrame(columns=["experiment", "metric", "step", "value"])
 
 
-def read_grids(repo: Path, revs: dict[str, str], grid: str, log=print) -> dict:
+def read_grids(repo: Path, revs: dict[str, str | None], grid: str, log=print) -> dict:
     """Each experiment's sample grid image (`grid`: its path in the repo)."""
     import dvc.api
 
     grids = {}
     for exp, rev in revs.items():
-        rev = rev if isinstance(rev, str) else None
         try:
             grids[exp] = plt.imread(io.BytesIO(dvc.api.read(grid, repo=str(repo), rev=rev, mode="rb")), format="png")
         except Exception as e:
@@ -109,7 +112,7 @@ def compare(repo: Path, params: Path, metric: str, out: Path, dpi: int, *, curve
         raise ValueError("no finished experiment to compare: run `dvc repro` or `dvc exp run` first")
     board = leaderboard(exps, metric, list(HEADLINE) + [f"{metric}_floor"])
     diff = differing_params(exps, param_names)
-    revs = dict(zip(exps["experiment"], exps["rev"]))
+    revs = revisions(exps)
     history = read_curves(repo, revs, curves)
     grids = read_grids(repo, revs, grid, log)
     meaning = METRICS[metric].meaning if metric in METRICS else ""

@@ -17,7 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from ganpipe.evaluation.registry import HEADLINE, METRICS, higher_is_better
-from ganpipe.reporting.compare import CURVE_METRICS, experiments, read_curves, read_grids
+from ganpipe.reporting.compare import CURVE_METRICS, experiments, read_curves, read_grids, revisions
 from ganpipe.reporting.figures import fig_curves_overlay, fig_grids, fig_seed_dots
 from ganpipe.reporting.page import Section, write_report
 
@@ -115,13 +115,14 @@ def study(repo: Path, params: Path, metric: str, seed_params: list[str], level: 
     if exps.empty:
         raise ValueError("no experiment to study: queue one with `dvc exp run --queue -S 'seed=0,1,2'` first")
     runs = group_runs(exps, param_names, seed_params)
-    table = summarise(runs, metric, level)
+    table = summarise(runs, metric, level)   # an unknown metric raises here, in one line
     if table.empty:
         raise ValueError(f"no experiment has a value of {metric!r} yet: run the queue (`dvc queue start`) first")
     scored = runs[runs[metric].notna()]
     missing = runs[runs[metric].isna()]
     groups = table["group"].tolist()
-    revs = dict(zip(scored["experiment"], scored["rev"]))
+    summaries = {k: table if k == metric else summarise(scored, k, level) for k in HEADLINE if k in scored.columns}
+    revs = revisions(scored)
     history = read_curves(repo, revs, curves)
     curve_figs = []
     for i, group in enumerate(groups):
@@ -134,7 +135,6 @@ def study(repo: Path, params: Path, metric: str, seed_params: list[str], level: 
     grids = read_grids(repo, {m: revs[m] for m in medians.values()}, grid, log)
     grids = {f"{group}\n({scored.set_index('experiment').loc[m, 'seeds']})": grids[m]
              for group, m in medians.items() if m in grids}
-    summaries = {k: summarise(scored, k, level) for k in HEADLINE if k in scored.columns}
     meaning = METRICS[metric].meaning if metric in METRICS else ""
     shown = table.rename(columns={"lo": f"{level:.0%} lo", "hi": f"{level:.0%} hi"})
     close = [f"{a} and {b}" for i, a in enumerate(groups) for b in groups[i + 1:]
