@@ -9,7 +9,11 @@ export DVC_NO_ANALYTICS := 1
 # the default PyPI build (CUDA); elsewhere the pinned CPU-capable release. Override: make repro TORCH='torch==X'
 TORCH ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo torch || echo torch==2.13.0)
 
-.PHONY: setup repro test clean-env
+# Debian packages the tests start for real: Chromium (the report's browser test), SLURM and munge (the sweep's
+# single-node cluster). Installed once, as root or with sudo; elsewhere, install them yourself.
+DEB_PACKAGES := chromium slurm-wlm munge
+
+.PHONY: setup repro test system-deps clean-env
 setup: $(VENV)/.ready
 
 $(VENV)/.ready: pyproject.toml
@@ -22,8 +26,16 @@ repro: setup
 	dvc repro
 	@echo "report: reports/index.html (and reports/report.md)"
 
+system-deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if ! command -v apt-get >/dev/null; then echo "no apt-get: install" $$missing "yourself" >&2; exit 1; fi; \
+	  sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); echo "installing the Debian packages the tests start:" $$missing; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
 # pytest exits 5 when it collects no test: say so and fail, rather than pass on nothing
-test: setup
+test: setup system-deps
 	@python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; fi; exit $$rc
 

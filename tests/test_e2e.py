@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,47 +17,9 @@ import numpy as np
 import pytest
 from ruamel.yaml import YAML
 
-from conftest import ROOT, tiny_params_dict, write_yaml
+from conftest import DVC, ENV, make_project, ran, run, write_yaml
 
 pytestmark = pytest.mark.e2e
-DVC = [sys.executable, "-m", "dvc"]
-
-
-ENV = {**os.environ, "DVC_NO_ANALYTICS": "1", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-
-
-def run(cmd: list[str], cwd: Path) -> str:
-    r = subprocess.run(cmd, cwd=cwd, env=ENV, capture_output=True, text=True)
-    assert r.returncode == 0, f"{' '.join(cmd)} failed:\n{r.stdout}\n{r.stderr}"
-    return r.stdout + r.stderr
-
-
-def ran(output: str, checks: bool = False) -> list[str]:
-    """The stages that ran, in order; without `validate` (which runs after every params edit) unless checks."""
-    names = [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")]
-    return names if checks else [n for n in names if n != "validate"]
-
-
-def make_project(dst: Path, **train) -> Path:
-    """A fresh git repo holding the project's tracked and unignored files, with tiny params, committed."""
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
-                           text=True, check=True).stdout.split()
-    for rel in files:
-        if (ROOT / rel).is_file() and not rel.startswith(("dvc.lock", "tests/")):
-            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / rel, dst / rel)
-    p = tiny_params_dict()
-    p["train"].update({"steps": 4, "batch_size": 16, "log_every": 2, **train})
-    p["generate"].update(n=300)
-    p["classifier"].update(holdout=1000)   # the floors' reference set must hold generate.n images
-    p["lr"] = 0.0002
-    write_yaml(dst / "params.yaml", p)
-    for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
-                ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"]):
-        subprocess.run(cmd, cwd=dst, check=True)
-    return dst
-
-
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
     return make_project(tmp_path_factory.mktemp("project"))

@@ -79,6 +79,103 @@ def study(
           f"(and {out / 'study.md'})", file=sys.stderr)
 
 
+def _pages(repo: Path, params: Path, metric: str, seed_param: list[str], out: Path) -> None:
+    """compare and study pages of every experiment the repo now holds."""
+    compare(metric=metric, out=out, repo=repo, params=params, dpi=None)
+    study(metric=metric, seed_param=seed_param, out=out, repo=repo, params=params, dpi=None)
+
+
+def _collected(sweep_dir: Path, repo: Path, params: Path, metric: str, seed_param: list[str], out: Path) -> None:
+    from ganpipe.sweep import collect as collect_sweep
+
+    try:
+        failed = collect_sweep(sweep_dir, repo, log=lambda line: print(line, file=sys.stderr))
+    except ValueError as e:
+        _fail(str(e))
+    _pages(repo, params, metric, seed_param, out)
+    for line in failed:   # after the pages: the other tasks' results are kept and shown
+        typer.echo(f"error: {line}", err=True)
+    if failed:
+        raise typer.Exit(1)
+
+
+SEEDS = typer.Option(help="a param that only draws another sample, for the study page (repeatable)")
+
+
+@app.command()
+def sweep(
+    grid: Annotated[list[str], typer.Option(help="PARAM=V1,V2,... as `dvc exp run -S` takes it; repeat it: one "
+                                                 "SLURM array task per combination")],
+    git_remote: Annotated[str, typer.Option(help="the git remote the tasks clone from and push experiments to")] =
+        "origin",
+    remote: Annotated[Optional[str], typer.Option(help="the DVC remote; default: the project's default remote")] =
+        None,
+    cpus: Annotated[int, typer.Option(min=1, help="--cpus-per-task of each task")] = 2,
+    gpus: Annotated[int, typer.Option(min=0, help="GPUs per task (--gres=gpu:N); SLURM sets CUDA_VISIBLE_DEVICES")]
+        = 0,
+    sbatch: Annotated[list[str], typer.Option(help="one more sbatch option, as '--partition=gpu' (repeatable)")] = [],
+    wait: Annotated[bool, typer.Option(help="wait for the job, then collect: pull the experiments, write the pages")]
+        = False,
+    poll: Annotated[float, typer.Option(min=0.1, help="seconds between two squeue calls while waiting")] = 30.0,
+    dry_run: Annotated[bool, typer.Option(help="check and write the sbatch script, submit nothing")] = False,
+    metric: Annotated[str, typer.Option(help="the pages' ranking metric")] = "fld",
+    seed_param: Annotated[list[str], SEEDS] = ["seed"],
+    out: Annotated[Path, typer.Option(help="folder for the compare and study pages")] = Path("reports"),
+    repo: Annotated[Path, typer.Option(help="the project: a DVC repo with a git remote and a DVC remote")] =
+        Path("."),
+    params: Annotated[Path, typer.Option(help="params file, relative to the repo")] = Path("params.yaml"),
+) -> None:
+    """A grid of experiments on a SLURM cluster: one array task per point, each in a scratch clone of HEAD (which
+    must be pushed), running `dvc pull`, `dvc exp run -S ...`, `dvc push --run-cache` and `dvc exp push`. Points
+    whose experiment the git remote already holds are not submitted again. Logs and statuses: .sweeps/<id>/."""
+    from ganpipe.sweep import slurm, submit
+
+    log = lambda line: print(line, file=sys.stderr)   # noqa: E731
+    try:
+        s = submit(repo, params, grid, git_remote=git_remote, dvc_remote=remote, cpus=cpus, gpus=gpus,
+                   sbatch_args=sbatch, dry_run=dry_run, log=log)
+    except ValueError as e:
+        _fail(str(e))
+    if s.sweep is None:
+        log("nothing to submit: every point is done")
+    elif s.job is None:
+        log(f"dry run: {len(s.tasks)} tasks in {s.sweep / 'sweep.sbatch'}, not submitted")
+        return
+    else:
+        log(f"submitted job {s.job}: {len(s.tasks)} tasks; logs in {s.sweep / 'logs'}")
+    if not wait:
+        if s.sweep is not None:
+            log(f"when it is over: ganpipe collect {s.sweep}")
+        return
+    if s.sweep is None:
+        from ganpipe.sweep import pull
+        from ganpipe.sweep.remotes import head_commit
+
+        try:
+            pull(repo, git_remote, head_commit(repo), remote, log)
+        except ValueError as e:
+            _fail(str(e))
+        _pages(repo, params, metric, seed_param, out)
+        return
+    slurm.wait(s.job, poll, log)
+    _collected(s.sweep, repo, params, metric, seed_param, out)
+
+
+@app.command()
+def collect(
+    sweep_dir: Annotated[Path, typer.Argument(help="the sweep's folder, .sweeps/<id>, as `ganpipe sweep` printed")],
+    metric: Annotated[str, typer.Option(help="the pages' ranking metric")] = "fld",
+    seed_param: Annotated[list[str], SEEDS] = ["seed"],
+    out: Annotated[Path, typer.Option(help="folder for the compare and study pages")] = Path("reports"),
+    repo: Annotated[Path, typer.Option(help="the project the sweep was submitted from")] = Path("."),
+    params: Annotated[Path, typer.Option(help="params file, relative to the repo")] = Path("params.yaml"),
+) -> None:
+    """After a sweep's job: report each failed task (its grid point, what it left, its log), pull every
+    experiment of the sweep's commit from the git remote, and write the compare and study pages. Exits 1 when a
+    task failed; the others' results are kept."""
+    _collected(sweep_dir, repo, params, metric, seed_param, out)
+
+
 def main() -> None:
     app()
 

@@ -206,16 +206,39 @@ def _describe(path: Path, err: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def load_params(path: Path) -> Params:
+def _read(path: Path) -> dict:
     # ruamel reads YAML 1.2 like DVC does: `1e-4` is a float, not the string PyYAML returns
-    path = Path(path)
     try:
         raw = YAML(typ="safe").load(path)
     except Exception as e:  # a YAML syntax error: ruamel's message spans lines, keep its first
         raise ParamsError(f"{path}: not valid YAML: {str(e).splitlines()[0]}") from None
     if not isinstance(raw, dict):
         raise ParamsError(f"{path}: must be a mapping of sections, got {type(raw).__name__}")
+    return raw
+
+
+def _validate(path: Path, raw: dict) -> Params:
     try:
         return Params.model_validate(raw)
     except ValidationError as e:
         raise ParamsError(_describe(path, e)) from None
+
+
+def load_params(path: Path) -> Params:
+    return _validate(Path(path), _read(Path(path)))
+
+
+def load_params_with(path: Path, overrides: dict[str, str]) -> Params:
+    """The params `dvc exp run -S key=value ...` would run with: each value parsed as YAML 1.2 (as DVC parses it)
+    onto an existing key (a dotted key names a nested one), then validated like params.yaml itself."""
+    path = Path(path)
+    raw = _read(path)
+    for key, text in overrides.items():
+        *parents, leaf = key.split(".")
+        node = raw
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or leaf not in node:
+            raise ParamsError(f"{path}: {key}: unknown key (-S sets a key that params.yaml has)")
+        node[leaf] = YAML(typ="safe").load(text)
+    return _validate(path, raw)

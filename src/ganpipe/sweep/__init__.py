@@ -1,0 +1,103 @@
+"""Sweeps beyond one machine: a grid of `dvc exp run -S` points as a SLURM job array, each task in a scratch clone
+of the commit, the results shared through the git remote (experiment refs) and the DVC remote (outputs and the
+run-cache). DVC's own queue cannot do this: its broker is the local filesystem.
+
+`submit` checks both remotes and every point's params before anything is queued, and leaves out the points whose
+experiment the git remote already holds; `collect` reads what each task left, then pulls the experiments."""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ganpipe.config import ParamsError, load_params_with
+from ganpipe.sweep import slurm
+from ganpipe.sweep.grid import Point, parse_grid
+from ganpipe.sweep.remotes import (check_dvc_remote, check_published, experiments_on, git_url, head_commit,
+                                   pull_experiments)
+
+SWEEPS = ".sweeps"   # under the project: logs and statuses must be on a filesystem the compute nodes share
+
+
+@dataclass
+class Submitted:
+    sweep: Path | None    # the sweep's folder (script, logs, statuses); None when nothing was left to run
+    job: str | None       # SLURM's job id; None for a dry run or when nothing was left to run
+    tasks: list[Point]    # one array task each
+    done: list[Point]     # already on the git remote: not submitted again
+
+
+def submit(repo: Path, params: Path, specs: list[str], *, git_remote: str = "origin", dvc_remote: str | None = None,
+           cpus: int = 2, gpus: int = 0, sbatch_args: list[str] = (), dry_run: bool = False,
+           log: Callable[[str], None] = print) -> Submitted:
+    points = parse_grid(specs)
+    for point in points:   # a bad value fails here, not in N tasks on the cluster
+        try:
+            load_params_with(repo / params, point.overrides)
+        except ParamsError as e:
+            raise ValueError(f"grid point {point}: {e}") from None
+    repo = repo.resolve()   # the script names absolute paths: the tasks run elsewhere
+    sha = head_commit(repo)
+    check_published(repo, git_remote, sha)
+    held = experiments_on(repo, git_remote, sha)
+    log(f"{check_dvc_remote(repo, dvc_remote)} and git remote {git_remote!r} reached")
+    done = [p for p in points if p.name in held]
+    tasks = [p for p in points if p.name not in held]
+    if done:
+        log(f"{len(done)} of {len(points)} points already on {git_remote!r}, not submitted again: "
+            + ", ".join(p.name for p in done))
+    if not tasks:
+        return Submitted(None, None, [], done)
+
+    sweep = repo / SWEEPS / f"{time.strftime('%Y%m%d-%H%M%S')}-{sha[:7]}"
+    try:
+        (sweep / "logs").mkdir(parents=True)
+        (sweep / "status").mkdir()
+        (sweep / "sweep.sbatch").write_text(slurm.script(
+            tasks, sweep=sweep, project=repo, url=git_url(repo, git_remote), sha=sha, git_remote=git_remote,
+            dvc_remote=dvc_remote, bin_dir=Path(sys.executable).parent, cpus=cpus, gpus=gpus,
+            sbatch_args=list(sbatch_args)))
+        job = None if dry_run else slurm.submit(sweep / "sweep.sbatch")
+    except BaseException:
+        shutil.rmtree(sweep, ignore_errors=True)   # nothing half-written: no folder for a sweep that never ran
+        raise
+    meta = {"sha": sha, "git_remote": git_remote, "dvc_remote": dvc_remote, "job": job,
+            "tasks": [{"point": str(p), "name": p.name} for p in tasks]}
+    (sweep / "sweep.json").write_text(json.dumps(meta, indent=1) + "\n")
+    return Submitted(sweep, job, tasks, done)
+
+
+def failures(sweep: Path) -> list[str]:
+    """One line per task that did not publish its experiment: its grid point, what it left, its log."""
+    meta = json.loads((sweep / "sweep.json").read_text())
+    lines = []
+    for i, task in enumerate(meta["tasks"]):
+        state = slurm.status(sweep, i)
+        if state != "ok":
+            lines.append(f"task {i} ({task['point']}) {state}: log {sweep / 'logs' / f'{i}.log'}")
+    return lines
+
+
+def collect(sweep: Path, repo: Path, log: Callable[[str], None] = print) -> list[str]:
+    """Once the job is over: the failed tasks (returned, one line each), and every experiment of the sweep's
+    commit pulled from the git remote, with its outputs, beside the local ones."""
+    meta_path = sweep / "sweep.json"
+    if not meta_path.is_file():
+        raise ValueError(f"{sweep} is not a sweep folder (no sweep.json; `ganpipe sweep` writes one)")
+    meta = json.loads(meta_path.read_text())
+    if meta["job"] and (n := slurm.pending(meta["job"])):
+        raise ValueError(f"job {meta['job']} still has {n} tasks pending or running: collect when it is over")
+    failed = failures(sweep)
+    log(f"{len(meta['tasks']) - len(failed)} of {len(meta['tasks'])} tasks published their experiment")
+    pull(repo, meta["git_remote"], meta["sha"], meta["dvc_remote"], log)
+    return failed
+
+
+def pull(repo: Path, git_remote: str, sha: str, dvc_remote: str | None, log: Callable[[str], None] = print) -> None:
+    held = experiments_on(repo, git_remote, sha)
+    pull_experiments(repo, git_remote, sha, dvc_remote)
+    log(f"pulled {len(held)} experiments of {sha[:7]} from {git_remote!r}")
