@@ -9,9 +9,9 @@ export DVC_NO_ANALYTICS := 1
 # the default PyPI build (CUDA); elsewhere the pinned CPU-capable release. Override: make repro TORCH='torch==X'
 TORCH ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo torch || echo torch==2.13.0)
 
-# Debian packages the tests start for real: Chromium (the report's browser test), SLURM and munge (the sweep's
-# single-node cluster). Installed once, as root or with sudo; elsewhere, install them yourself.
-DEB_PACKAGES := chromium slurm-wlm munge
+# What the tests start for real: Chromium (the report's browser test), SLURM and munge (the sweep's single-node
+# cluster). Where a command is missing, its Debian package is installed (apt-get, as root or with sudo).
+SYSTEM_DEPS := chromium:chromium slurmctld:slurm-wlm slurmd:slurm-wlm munged:munge
 
 .PHONY: setup repro test system-deps clean-env
 setup: $(VENV)/.ready
@@ -27,9 +27,10 @@ repro: setup
 	@echo "report: reports/index.html (and reports/report.md)"
 
 system-deps:
-	@missing=$$(for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	@missing=$$(for dep in $(SYSTEM_DEPS); do PATH="$$PATH:/usr/sbin:/sbin" command -v $${dep%%:*} >/dev/null || \
+	  echo $${dep#*:}; done | sort -u); \
 	if [ -n "$$missing" ]; then \
-	  if ! command -v apt-get >/dev/null; then echo "no apt-get: install" $$missing "yourself" >&2; exit 1; fi; \
+	  if ! command -v apt-get >/dev/null; then echo "install" $$missing "(the tests start them)" >&2; exit 1; fi; \
 	  sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); echo "installing the Debian packages the tests start:" $$missing; \
 	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; \
 	fi

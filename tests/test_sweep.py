@@ -12,7 +12,7 @@ import pytest
 
 from conftest import DVC, ENV, ROOT, make_project, ran, run
 from ganpipe.config import ParamsError, load_params_with
-from ganpipe.sweep import failures, slurm
+from ganpipe.sweep import check_names, failures, slurm
 from ganpipe.sweep.grid import Point, parse_grid
 from services import seaweedfs, slurm_cluster
 
@@ -30,6 +30,21 @@ def test_a_point_has_one_name_whatever_the_order_of_the_grid():
     assert parse_grid(["seed=0", "lr=1e-4"])[0].name == parse_grid(["lr=1e-4", "seed=0"])[0].name == "lr=1e-4,seed=0"
     assert Point((("fetch.local_dir", "/data/x y"),)).name == "fetch.local_dir=_data_x_y"   # a git ref name
     assert len(parse_grid(["seed=0,0,1"])) == 2
+
+
+def test_commas_inside_brackets_or_quotes_do_not_split_a_value():
+    points = parse_grid(["optim.betas=[0.5,0.9],[0.0,0.9]", "loss='a,b'"])
+    assert [p.overrides for p in points] == [{"optim.betas": "[0.5,0.9]", "loss": "'a,b'"},
+                                             {"optim.betas": "[0.0,0.9]", "loss": "'a,b'"}]
+
+
+def test_points_whose_names_collide_or_are_no_ref_are_refused_before_submission(tmp_path):
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    with pytest.raises(ValueError, match="grid points fetch.local_dir=a/b and fetch.local_dir=a_b would both be named"):
+        check_names(tmp_path, parse_grid(["fetch.local_dir=a/b,a_b"]))
+    with pytest.raises(ValueError, match="is not a valid experiment"):
+        check_names(tmp_path, parse_grid(["fetch.local_dir=a..b"]))
+    check_names(tmp_path, parse_grid(["lr=1e-4,2e-4", "seed=0,1"]))
 
 
 @pytest.mark.parametrize("specs, message", [
@@ -51,14 +66,15 @@ def test_a_point_is_validated_as_dvc_would_run_it():
     assert load_params_with(p, {"train.steps": "20"}).train.steps == 20
     for overrides, message in (({"lr": "-1"}, "params.yaml: lr: must be > 0 (got -1)"),
                                ({"train.stepz": "1"}, "params.yaml: train.stepz: unknown key"),
-                               ({"seed.x": "1"}, "params.yaml: seed.x: unknown key")):
+                               ({"seed.x": "1"}, "params.yaml: seed.x: unknown key"),
+                               ({"loss": "@x"}, "params.yaml: loss: '@x' is not a YAML value")):
         with pytest.raises(ParamsError, match=message.replace(".", r"\.").replace("(", r"\(").replace(")", r"\)")):
             load_params_with(p, overrides)
 
 
 def _script(tmp_path: Path, gpus: int = 0, remote: str | None = None) -> str:
     return slurm.script(parse_grid(["lr=1e-4,2e-4", "seed=0"]), sweep=tmp_path / "s", project=tmp_path,
-                        url="/srv/git/origin.git", sha="ab" * 20, git_remote="origin", dvc_remote=remote,
+                        url="/srv/git/origin.git", sha="ab" * 20, dvc_remote=remote,
                         bin_dir=Path("/venv/bin"), cpus=3, gpus=gpus, sbatch_args=["--partition=gpu"])
 
 
@@ -75,7 +91,8 @@ def test_the_array_script_runs_one_point_per_task_and_publishes_last(tmp_path):
     assert order == ["dvc pull --run-cache --allow-missing", "dvc exp run --pull --name \"$name\" \"${point[@]}\"",
                      "dvc push", "dvc push --run-cache", "dvc exp push --no-cache origin \"$name\""]
     assert "#SBATCH --gres=gpu:1" in _script(tmp_path, gpus=1)
-    assert "dvc push --remote shared" in _script(tmp_path, remote="shared")
+    assert "dvc remote default --local shared" in _script(tmp_path, remote="shared")   # what --pull restores from
+    assert "dvc remote default" not in text
     bash = subprocess.run(["bash", "-n"], input=text, capture_output=True, text=True)
     assert bash.returncode == 0, bash.stderr
 
@@ -88,7 +105,7 @@ def test_failures_name_the_point_what_it_left_and_its_log(tmp_path):
     (sweep / "status/0").write_text("ok\n")
     (sweep / "status/1").write_text("failed during run (exit 1)\n")
     assert failures(sweep) == [f"task 1 (lr=2) failed during run (exit 1): log {sweep}/logs/1.log",
-                               f"task 2 (lr=3) left no status (killed: time limit, node lost?): log {sweep}/logs/2.log"]
+                               f"task 2 (lr=3) left no status (killed: SIGKILL or a lost node?): log {sweep}/logs/2.log"]
 
 
 # ---- end to end: a SLURM cluster, an S3 store and a git origin on the loopback ----
@@ -114,7 +131,7 @@ def lab(tmp_path_factory):
         run(DVC + ["push", "--run-cache"], project, env)
         run(["git", "push", "-q", "origin", "HEAD:main"], project, env)
         print(f"baseline repro and push: {time.monotonic() - t0:.0f} s")
-        yield {"project": project, "env": env, "origin": origin, "root": root}
+        yield {"project": project, "env": env, "origin": origin, "root": root, "s3": s3.endpoint}
 
 
 def _ganpipe(lab, *args: str) -> subprocess.CompletedProcess:
@@ -138,7 +155,7 @@ def test_a_2x2_sweep_on_slurm_publishes_four_experiments_and_a_second_submission
     assert r.returncode == 0, r.stderr + "".join(p.read_text() for p in lab["project"].glob(".sweeps/*/logs/*.log"))
     print(f"2x2 sweep, submit to pages: {took:.0f} s")
     assert "submitted job" in r.stderr and "4 of 4 tasks published their experiment" in r.stderr
-    assert "pulled 4 experiments" in r.stderr
+    assert "pulled the 4 experiments" in r.stderr
     assert _refs(lab["origin"]) == NAMES
     md = (lab["project"] / "reports/compare.md").read_text()
     assert all(name in md for name in NAMES), md                   # pulled experiments, shown like local ones
@@ -177,14 +194,25 @@ def test_a_fresh_clone_pulls_the_models_and_restores_a_swept_point_without_train
 
 @pytest.mark.e2e
 def test_a_failed_task_is_named_with_its_point_and_log_and_the_others_are_kept(lab):
-    r = _ganpipe(lab, "sweep", "--grid", "train.device=cuda", "--cpus", "1", "--wait", "--poll", "1")
+    """Through a git remote and a DVC remote that are not the defaults (the tasks' clone must push to its own
+    origin, and restore from the chosen DVC remote): generate.n=300 is the baseline's value, so it publishes
+    without training; generate.n=2000 is more than the floors' 1,000 reference images, so evaluate fails."""
+    project, env = lab["project"], lab["env"]
+    run(["git", "remote", "add", "upstream", str(lab["origin"])], project, env)
+    run(DVC + ["remote", "add", "--local", "mirror", "s3://ganpipe/store"], project, env)
+    run(DVC + ["remote", "modify", "--local", "mirror", "endpointurl", lab["s3"]], project, env)
+    r = _ganpipe(lab, "sweep", "--grid", "generate.n=300,2000", "--git-remote", "upstream", "--remote", "mirror",
+                 "--cpus", "1", "--wait", "--poll", "1")
     assert r.returncode == 1, r.stderr
-    line = [l for l in r.stderr.splitlines() if l.startswith("error: task 0 (train.device=cuda)")]
-    assert line and line[0].startswith("error: task 0 (train.device=cuda) failed during run (exit "), r.stderr
+    assert "1 of 2 tasks published their experiment" in r.stderr
+    line = [l for l in r.stderr.splitlines() if l.startswith("error: task 1 (generate.n=2000)")]
+    assert line and line[0].startswith("error: task 1 (generate.n=2000) failed during run (exit "), r.stderr
     log = Path(line[0].rsplit("log ", 1)[1])
-    assert log.is_file() and "torch sees no CUDA device" in log.read_text()
-    assert "train.device=cuda" not in _refs(lab["origin"]) and len(_refs(lab["origin"])) >= 4
-    assert (lab["project"] / "reports/compare.md").is_file()
+    assert log.is_file() and "raise classifier.holdout" in log.read_text()
+    kept = log.with_name("0.log").read_text()
+    assert "published" in kept and "Running stage 'train'" not in kept, kept   # restored from "mirror"
+    assert "generate.n=300" in _refs(lab["origin"]) and "generate.n=2000" not in _refs(lab["origin"])
+    assert "generate.n=300" in (project / "reports/compare.md").read_text()
 
 
 @pytest.mark.e2e
@@ -204,10 +232,11 @@ def test_a_cancelled_task_leaves_no_experiment_behind(lab):
     while subprocess.run(["squeue", "--noheader", "--jobs", job], env=lab["env"], capture_output=True,
                          text=True).stdout.strip():
         time.sleep(0.5)
-    assert (sweep / "status/0").read_text().strip() == "cancelled during run"
+    stopped = "stopped during run (SIGTERM: scancel, time limit or preemption)"
+    assert (sweep / "status/0").read_text().strip() == stopped
     assert not any(name.startswith("train.steps=") for name in _refs(lab["origin"]))
     c = _ganpipe(lab, "collect", str(sweep))
-    assert c.returncode == 1 and f"task 0 (train.steps=200000) cancelled during run: log {log}" in c.stderr
+    assert c.returncode == 1 and f"task 0 (train.steps=200000) {stopped}: log {log}" in c.stderr
 
 
 @pytest.mark.e2e

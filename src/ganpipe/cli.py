@@ -92,9 +92,9 @@ def _collected(sweep_dir: Path, repo: Path, params: Path, metric: str, seed_para
         failed = collect_sweep(sweep_dir, repo, log=lambda line: print(line, file=sys.stderr))
     except ValueError as e:
         _fail(str(e))
-    _pages(repo, params, metric, seed_param, out)
-    for line in failed:   # after the pages: the other tasks' results are kept and shown
+    for line in failed:   # first, so no later error hides them; the other tasks' results are kept and shown
         typer.echo(f"error: {line}", err=True)
+    _pages(repo, params, metric, seed_param, out)
     if failed:
         raise typer.Exit(1)
 
@@ -105,7 +105,7 @@ SEEDS = typer.Option(help="a param that only draws another sample, for the study
 @app.command()
 def sweep(
     grid: Annotated[list[str], typer.Option(help="PARAM=V1,V2,... as `dvc exp run -S` takes it; repeat it: one "
-                                                 "SLURM array task per combination")],
+                                                 "SLURM array task per combination")] = [],
     git_remote: Annotated[str, typer.Option(help="the git remote the tasks clone from and push experiments to")] =
         "origin",
     remote: Annotated[Optional[str], typer.Option(help="the DVC remote; default: the project's default remote")] =
@@ -123,7 +123,6 @@ def sweep(
     out: Annotated[Path, typer.Option(help="folder for the compare and study pages")] = Path("reports"),
     repo: Annotated[Path, typer.Option(help="the project: a DVC repo with a git remote and a DVC remote")] =
         Path("."),
-    params: Annotated[Path, typer.Option(help="params file, relative to the repo")] = Path("params.yaml"),
 ) -> None:
     """A grid of experiments on a SLURM cluster: one array task per point, each in a scratch clone of HEAD (which
     must be pushed), running `dvc pull`, `dvc exp run -S ...`, `dvc push --run-cache` and `dvc exp push`. Points
@@ -131,6 +130,7 @@ def sweep(
     from ganpipe.sweep import slurm, submit
 
     log = lambda line: print(line, file=sys.stderr)   # noqa: E731
+    params = Path("params.yaml")   # the file `dvc exp run -S` edits
     try:
         s = submit(repo, params, grid, git_remote=git_remote, dvc_remote=remote, cpus=cpus, gpus=gpus,
                    sbatch_args=sbatch, dry_run=dry_run, log=log)
@@ -168,12 +168,11 @@ def collect(
     seed_param: Annotated[list[str], SEEDS] = ["seed"],
     out: Annotated[Path, typer.Option(help="folder for the compare and study pages")] = Path("reports"),
     repo: Annotated[Path, typer.Option(help="the project the sweep was submitted from")] = Path("."),
-    params: Annotated[Path, typer.Option(help="params file, relative to the repo")] = Path("params.yaml"),
 ) -> None:
     """After a sweep's job: report each failed task (its grid point, what it left, its log), pull every
     experiment of the sweep's commit from the git remote, and write the compare and study pages. Exits 1 when a
     task failed; the others' results are kept."""
-    _collected(sweep_dir, repo, params, metric, seed_param, out)
+    _collected(sweep_dir, repo, Path("params.yaml"), metric, seed_param, out)
 
 
 def main() -> None:

@@ -240,5 +240,8 @@ def load_params_with(path: Path, overrides: dict[str, str]) -> Params:
             node = node.get(part) if isinstance(node, dict) else None
         if not isinstance(node, dict) or leaf not in node:
             raise ParamsError(f"{path}: {key}: unknown key (-S sets a key that params.yaml has)")
-        node[leaf] = YAML(typ="safe").load(text)
+        try:
+            node[leaf] = YAML(typ="safe").load(text)
+        except Exception as e:   # ruamel's YAMLError: its message spans lines, keep its first
+            raise ParamsError(f"{path}: {key}: {text!r} is not a YAML value: {str(e).splitlines()[0]}") from None
     return _validate(path, raw)

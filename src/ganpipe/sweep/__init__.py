@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,25 +43,30 @@ def submit(repo: Path, params: Path, specs: list[str], *, git_remote: str = "ori
         except ParamsError as e:
             raise ValueError(f"grid point {point}: {e}") from None
     repo = repo.resolve()   # the script names absolute paths: the tasks run elsewhere
+    check_names(repo, points)
     sha = head_commit(repo)
     check_published(repo, git_remote, sha)
     held = experiments_on(repo, git_remote, sha)
     log(f"{check_dvc_remote(repo, dvc_remote)} and git remote {git_remote!r} reached")
     done = [p for p in points if p.name in held]
-    tasks = [p for p in points if p.name not in held]
     if done:
         log(f"{len(done)} of {len(points)} points already on {git_remote!r}, not submitted again: "
             + ", ".join(p.name for p in done))
+    running = in_flight(repo, sha)
+    if busy := [p for p in points if p.name in running and p not in done]:
+        log(f"{len(busy)} points still queued or running in an earlier job, not submitted again: "
+            + ", ".join(f"{p.name} (job {running[p.name]})" for p in busy))
+    tasks = [p for p in points if p not in done and p not in busy]
     if not tasks:
         return Submitted(None, None, [], done)
 
-    sweep = repo / SWEEPS / f"{time.strftime('%Y%m%d-%H%M%S')}-{sha[:7]}"
+    (repo / SWEEPS).mkdir(exist_ok=True)
+    sweep = Path(tempfile.mkdtemp(dir=repo / SWEEPS, prefix=f"{time.strftime('%Y%m%d-%H%M%S')}-{sha[:7]}-"))
     try:
-        (sweep / "logs").mkdir(parents=True)
+        (sweep / "logs").mkdir()
         (sweep / "status").mkdir()
         (sweep / "sweep.sbatch").write_text(slurm.script(
-            tasks, sweep=sweep, project=repo, url=git_url(repo, git_remote), sha=sha, git_remote=git_remote,
-            dvc_remote=dvc_remote, bin_dir=Path(sys.executable).parent, cpus=cpus, gpus=gpus,
+            tasks, sweep=sweep, project=repo, url=git_url(repo, git_remote), sha=sha, dvc_remote=dvc_remote, bin_dir=Path(sys.executable).parent, cpus=cpus, gpus=gpus,
             sbatch_args=list(sbatch_args)))
         job = None if dry_run else slurm.submit(sweep / "sweep.sbatch")
     except BaseException:
@@ -69,6 +76,29 @@ def submit(repo: Path, params: Path, specs: list[str], *, git_remote: str = "ori
             "tasks": [{"point": str(p), "name": p.name} for p in tasks]}
     (sweep / "sweep.json").write_text(json.dumps(meta, indent=1) + "\n")
     return Submitted(sweep, job, tasks, done)
+
+
+def check_names(repo: Path, points: list[Point]) -> None:
+    """Each point's experiment name must be a git ref name, and no two points may share one (a value's '/' and
+    '_' both become '_')."""
+    seen: dict[str, Point] = {}
+    for p in points:
+        if p.name in seen:
+            raise ValueError(f"grid points {seen[p.name]} and {p} would both be named {p.name!r}: rename a value")
+        seen[p.name] = p
+        if subprocess.run(["git", "check-ref-format", f"refs/exps/ab/cd/{p.name}"], cwd=repo).returncode:
+            raise ValueError(f"grid point {p}: {p.name!r} is not a valid experiment (git ref) name")
+
+
+def in_flight(repo: Path, sha: str) -> dict[str, str]:
+    """name -> job, for the points of this commit that an earlier sweep's job still has queued or running."""
+    running = {}
+    for meta_path in (repo / SWEEPS).glob("*/sweep.json"):
+        meta = json.loads(meta_path.read_text())
+        if meta["sha"] == sha and meta["job"] and slurm.pending(meta["job"]):
+            running.update({t["name"]: meta["job"] for i, t in enumerate(meta["tasks"])
+                            if not (meta_path.parent / "status" / str(i)).is_file()})
+    return running
 
 
 def failures(sweep: Path) -> list[str]:
@@ -100,4 +130,4 @@ def collect(sweep: Path, repo: Path, log: Callable[[str], None] = print) -> list
 def pull(repo: Path, git_remote: str, sha: str, dvc_remote: str | None, log: Callable[[str], None] = print) -> None:
     held = experiments_on(repo, git_remote, sha)
     pull_experiments(repo, git_remote, sha, dvc_remote)
-    log(f"pulled {len(held)} experiments of {sha[:7]} from {git_remote!r}")
+    log(f"pulled the {len(held)} experiments of {sha[:7]} on {git_remote!r}")

@@ -1,5 +1,6 @@
-"""A sweep's grid: `--grid 'lr=1e-4,2e-4' --grid 'seed=0,1'` -> one point per combination (DVC's own `-S` grid
-syntax: values split on commas), each with the `-S` arguments of its `dvc exp run` and an experiment name."""
+"""A sweep's grid: `--grid 'lr=1e-4,2e-4' --grid 'seed=0,1'` -> one point per combination, each with the `-S`
+arguments of its `dvc exp run` and an experiment name. Values are split on the commas outside brackets and quotes,
+so a list is one value: `--grid 'optim.betas=[0.5,0.9],[0.0,0.9]'` is two points."""
 from __future__ import annotations
 
 import itertools
@@ -39,7 +40,7 @@ def parse_grid(specs: list[str]) -> list[Point]:
     for spec in specs:
         key, sep, values = spec.partition("=")
         key = key.strip()
-        items = [v.strip() for v in values.split(",")]
+        items = [v.strip() for v in _split(values)]
         if not sep or not key or not all(items):
             raise ValueError(f"--grid {spec!r}: expected PARAM=V1,V2,... (for example 'lr=1e-4,2e-4')")
         if key in seen:
@@ -47,3 +48,21 @@ def parse_grid(specs: list[str]) -> list[Point]:
         seen.add(key)
         axes.append([(key, v) for v in dict.fromkeys(items)])   # a repeated value is one point
     return [Point(tuple(combo)) for combo in itertools.product(*axes)]
+
+
+def _split(values: str) -> list[str]:
+    """'a,[b,c],"d,e"' -> ['a', '[b,c]', '"d,e"']: commas inside brackets or quotes do not split."""
+    items, depth, quote, start = [], 0, "", 0
+    for i, c in enumerate(values):
+        if quote:
+            quote = "" if c == quote else quote
+        elif c in "'\"":
+            quote = c
+        elif c in "[{":
+            depth += 1
+        elif c in "]}":
+            depth -= 1
+        elif c == "," and depth == 0:
+            items.append(values[start:i])
+            start = i + 1
+    return items + [values[start:]]

@@ -3,6 +3,7 @@ they push) and the DVC remote (data, models and the run-cache). Every check here
 submitted, and fails with a ValueError of one line that names the remote."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,8 +11,16 @@ from pathlib import Path
 EXPS = "refs/exps"   # where DVC keeps experiments in git: refs/exps/<baseline[:2]>/<baseline[2:]>/<name>
 
 
+# never a password prompt: a remote that wants one is unreachable for the tasks too
+QUIET = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_SSH_COMMAND": "ssh -o BatchMode=yes"}
+
+
 def _git(repo: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, timeout=timeout)
+    """git, with a server that does not answer in `timeout` s reported as a failed call (exit 124)."""
+    try:
+        return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, timeout=timeout, env=QUIET)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(args, 124, "", f"no answer in {timeout:.0f} s")
 
 
 def _first_line(text: str) -> str:
@@ -38,10 +47,7 @@ def experiments_on(repo: Path, remote: str, sha: str) -> set[str]:
     check as well)."""
     url = git_url(repo, remote)
     prefix = f"{EXPS}/{sha[:2]}/{sha[2:]}/"
-    try:
-        r = _git(repo, "ls-remote", url, f"{prefix}*", timeout=60)
-    except subprocess.TimeoutExpired:
-        raise ValueError(f"git remote {remote!r} ({url}) is not reachable: no answer in 60 s") from None
+    r = _git(repo, "ls-remote", url, f"{prefix}*", timeout=60)
     if r.returncode:
         raise ValueError(f"git remote {remote!r} ({url}) is not reachable: {_first_line(r.stderr)}")
     refs = [line.split("\t")[1] for line in r.stdout.splitlines() if "\t" in line]
@@ -56,7 +62,7 @@ def check_published(repo: Path, remote: str, sha: str) -> None:
     if dirty:
         raise ValueError(f"uncommitted changes would not reach the tasks ({', '.join(dirty[:5])}"
                          f"{', ...' if len(dirty) > 5 else ''}): commit them and push to {remote!r}")
-    fetched = _git(repo, "fetch", "--quiet", remote)
+    fetched = _git(repo, "fetch", "--quiet", remote, timeout=60)
     if fetched.returncode:
         raise ValueError(f"git remote {remote!r} ({git_url(repo, remote)}) is not reachable: "
                          f"{_first_line(fetched.stderr)}")
@@ -93,13 +99,12 @@ def check_dvc_remote(repo: Path, name: str | None) -> str:
         raise ValueError(f"DVC remote {name or '(default)'}: {_first_line(str(e))}") from None
 
 
-def pull_experiments(repo: Path, remote: str, sha: str, dvc_remote: str | None) -> str:
+def pull_experiments(repo: Path, remote: str, sha: str, dvc_remote: str | None) -> None:
     """`dvc exp pull` every experiment of baseline `sha` from the git remote, with its outputs from the DVC
-    remote (compare and the study read grids from the cache). Returns DVC's output."""
+    remote (compare and the study read grids from the cache)."""
     cmd = [sys.executable, "-m", "dvc", "exp", "pull", remote, "--rev", sha, "--force"]
     if dvc_remote:
         cmd += ["--remote", dvc_remote]
     r = subprocess.run(cmd, cwd=repo, capture_output=True, text=True)
     if r.returncode:
         raise ValueError(f"dvc exp pull {remote} failed: {_first_line(r.stderr or r.stdout)}")
-    return r.stdout
