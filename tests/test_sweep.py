@@ -105,7 +105,8 @@ def test_failures_name_the_point_what_it_left_and_its_log(tmp_path):
     (sweep / "status/0").write_text("ok\n")
     (sweep / "status/1").write_text("failed during run (exit 1)\n")
     assert failures(sweep) == [f"task 1 (lr=2) failed during run (exit 1): log {sweep}/logs/1.log",
-                               f"task 2 (lr=3) left no status (killed: SIGKILL or a lost node?): log {sweep}/logs/2.log"]
+                               f"task 2 (lr=3) left no status (killed: SIGKILL or a lost node?): "
+                               f"log {sweep}/logs/2.log"]
 
 
 # ---- end to end: a SLURM cluster, an S3 store and a git origin on the loopback ----

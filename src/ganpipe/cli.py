@@ -113,7 +113,8 @@ def sweep(
     cpus: Annotated[int, typer.Option(min=1, help="--cpus-per-task of each task")] = 2,
     gpus: Annotated[int, typer.Option(min=0, help="GPUs per task (--gres=gpu:N); SLURM sets CUDA_VISIBLE_DEVICES")]
         = 0,
-    sbatch: Annotated[list[str], typer.Option(help="one more sbatch option, as '--partition=gpu' (repeatable)")] = [],
+    sbatch: Annotated[list[str], typer.Option(help="one more sbatch option, joined by '=': "
+                                                   "--sbatch=--partition=gpu (repeatable)")] = [],
     wait: Annotated[bool, typer.Option(help="wait for the job, then collect: pull the experiments, write the pages")]
         = False,
     poll: Annotated[float, typer.Option(min=0.1, help="seconds between two squeue calls while waiting")] = 30.0,

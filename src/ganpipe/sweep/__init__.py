@@ -66,7 +66,8 @@ def submit(repo: Path, params: Path, specs: list[str], *, git_remote: str = "ori
         (sweep / "logs").mkdir()
         (sweep / "status").mkdir()
         (sweep / "sweep.sbatch").write_text(slurm.script(
-            tasks, sweep=sweep, project=repo, url=git_url(repo, git_remote), sha=sha, dvc_remote=dvc_remote, bin_dir=Path(sys.executable).parent, cpus=cpus, gpus=gpus,
+            tasks, sweep=sweep, project=repo, url=git_url(repo, git_remote), sha=sha, dvc_remote=dvc_remote,
+            bin_dir=Path(sys.executable).parent, cpus=cpus, gpus=gpus,
             sbatch_args=list(sbatch_args)))
         job = None if dry_run else slurm.submit(sweep / "sweep.sbatch")
     except BaseException:

@@ -54,7 +54,8 @@ git clone --quiet $url "$$scratch/repo"
 cd "$$scratch/repo"
 git checkout --quiet --detach $sha
 if [ -f $project/.dvc/config.local ]; then cp $project/.dvc/config.local .dvc/config.local; fi
-${default_remote}export PYTHONPATH=$$scratch/repo/src$${PYTHONPATH:+:$$PYTHONPATH}   # this commit's code, not an installed copy
+${default_remote}# this commit's code, not the installed copy
+export PYTHONPATH=$$scratch/repo/src$${PYTHONPATH:+:$$PYTHONPATH}
 
 step=pull      # what the commit's dvc.lock names, and every run-cache entry (a few bytes each)
 dvc pull --run-cache --allow-missing
@@ -94,7 +95,8 @@ def submit(path: Path) -> str:
     except subprocess.TimeoutExpired:
         raise ValueError("sbatch got no answer from slurmctld in 120 s: nothing was submitted") from None
     if r.returncode:
-        raise ValueError(f"sbatch refused {path}: {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode}")
+        why = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else f"exit {r.returncode}"
+        raise ValueError(f"sbatch refused {path}: {why}")
     return r.stdout.strip().split(";")[0]
 
 
