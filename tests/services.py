@@ -36,7 +36,7 @@ def _free(port: int) -> bool:
             return False
 
 
-def _stop(proc: subprocess.Popen, name: str) -> None:
+def _stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.terminate()
         try:
@@ -81,7 +81,7 @@ def seaweedfs(root: Path) -> Iterator[S3]:
         _wait_for_bucket(endpoint, proc, root / "weed.log")
         yield S3(endpoint, {"AWS_ACCESS_KEY_ID": KEY, "AWS_SECRET_ACCESS_KEY": SECRET})
     finally:
-        _stop(proc, "weed")
+        _stop(proc)
         log.close()
 
 
@@ -167,8 +167,8 @@ def slurm_cluster(root: Path) -> Iterator[dict]:
         if jobs.stdout.split():   # a test that failed half-way: end its jobs before their daemons
             subprocess.run(["scancel", *jobs.stdout.split()], env=env, capture_output=True)
             time.sleep(3)
-        for name, proc in reversed(procs):
-            _stop(proc, name)
+        for _, proc in reversed(procs):
+            _stop(proc)
 
 
 def _node_idle(env: dict) -> bool:

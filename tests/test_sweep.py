@@ -101,10 +101,9 @@ def test_failures_name_the_point_what_it_left_and_its_log(tmp_path):
     sweep = tmp_path / "s"
     (sweep / "status").mkdir(parents=True)
     tasks = [{"point": "lr=1", "name": "lr=1"}, {"point": "lr=2", "name": "lr=2"}, {"point": "lr=3", "name": "lr=3"}]
-    (sweep / "sweep.json").write_text(json.dumps({"tasks": tasks}))
     (sweep / "status/0").write_text("ok\n")
     (sweep / "status/1").write_text("failed during run (exit 1)\n")
-    assert failures(sweep) == [f"task 1 (lr=2) failed during run (exit 1): log {sweep}/logs/1.log",
+    assert failures(sweep, tasks) == [f"task 1 (lr=2) failed during run (exit 1): log {sweep}/logs/1.log",
                                f"task 2 (lr=3) left no status (killed: SIGKILL or a lost node?): "
                                f"log {sweep}/logs/2.log"]
 

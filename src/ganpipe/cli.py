@@ -150,10 +150,9 @@ def sweep(
         return
     if s.sweep is None:
         from ganpipe.sweep import pull
-        from ganpipe.sweep.remotes import head_commit
 
         try:
-            pull(repo, git_remote, head_commit(repo), remote, log)
+            pull(repo, git_remote, s.sha, remote, log)
         except ValueError as e:
             _fail(str(e))
         _pages(repo, params, metric, seed_param, out)

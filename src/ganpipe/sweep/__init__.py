@@ -27,6 +27,7 @@ SWEEPS = ".sweeps"   # under the project: logs and statuses must be on a filesys
 
 @dataclass
 class Submitted:
+    sha: str              # the commit every task runs
     sweep: Path | None    # the sweep's folder (script, logs, statuses); None when nothing was left to run
     job: str | None       # SLURM's job id; None for a dry run or when nothing was left to run
     tasks: list[Point]    # one array task each
@@ -58,7 +59,7 @@ def submit(repo: Path, params: Path, specs: list[str], *, git_remote: str = "ori
             + ", ".join(f"{p.name} (job {running[p.name]})" for p in busy))
     tasks = [p for p in points if p not in done and p not in busy]
     if not tasks:
-        return Submitted(None, None, [], done)
+        return Submitted(sha, None, None, [], done)
 
     (repo / SWEEPS).mkdir(exist_ok=True)
     sweep = Path(tempfile.mkdtemp(dir=repo / SWEEPS, prefix=f"{time.strftime('%Y%m%d-%H%M%S')}-{sha[:7]}-"))
@@ -76,7 +77,7 @@ def submit(repo: Path, params: Path, specs: list[str], *, git_remote: str = "ori
     meta = {"sha": sha, "git_remote": git_remote, "dvc_remote": dvc_remote, "job": job,
             "tasks": [{"point": str(p), "name": p.name} for p in tasks]}
     (sweep / "sweep.json").write_text(json.dumps(meta, indent=1) + "\n")
-    return Submitted(sweep, job, tasks, done)
+    return Submitted(sha, sweep, job, tasks, done)
 
 
 def check_names(repo: Path, points: list[Point]) -> None:
@@ -102,11 +103,11 @@ def in_flight(repo: Path, sha: str) -> dict[str, str]:
     return running
 
 
-def failures(sweep: Path) -> list[str]:
-    """One line per task that did not publish its experiment: its grid point, what it left, its log."""
-    meta = json.loads((sweep / "sweep.json").read_text())
+def failures(sweep: Path, tasks: list[dict]) -> list[str]:
+    """One line per task (sweep.json's "tasks") that did not publish its experiment: its grid point, what it
+    left, its log."""
     lines = []
-    for i, task in enumerate(meta["tasks"]):
+    for i, task in enumerate(tasks):
         state = slurm.status(sweep, i)
         if state != "ok":
             lines.append(f"task {i} ({task['point']}) {state}: log {sweep / 'logs' / f'{i}.log'}")
@@ -122,7 +123,7 @@ def collect(sweep: Path, repo: Path, log: Callable[[str], None] = print) -> list
     meta = json.loads(meta_path.read_text())
     if meta["job"] and (n := slurm.pending(meta["job"])):
         raise ValueError(f"job {meta['job']} still has {n} tasks pending or running: collect when it is over")
-    failed = failures(sweep)
+    failed = failures(sweep, meta["tasks"])
     log(f"{len(meta['tasks']) - len(failed)} of {len(meta['tasks'])} tasks published their experiment")
     pull(repo, meta["git_remote"], meta["sha"], meta["dvc_remote"], log)
     return failed
