@@ -19,6 +19,7 @@ Results are merged into --out by (candidate, seed): an interrupted study goes on
     python bench/quality.py --seeds 0,1 --out bench/results/cpu_quality.json
     python bench/quality.py --only ns,fast --budgets 60,120 --seeds 0
     python bench/quality.py --only hinge-sn-fast --seeds 2 --ema 0.995,0.999
+    python bench/quality.py --only fast,hinge-sn,hinge-sn-fast --plot bench/results/cpu_time_to_quality.png
 """
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ from ganpipe.evaluation.scorecard import embed_set, feature_metrics, real_sets  
 from ganpipe.gan.checkpoint import generate_images  # noqa: E402
 from ganpipe.gan.ema import EMA, standing_stats_from_noise  # noqa: E402
 from ganpipe.gan.loop import fit_mnist  # noqa: E402
-from ganpipe.gan.networks import build_generator  # noqa: E402
+from ganpipe.gan.networks import build_critic, build_generator  # noqa: E402
 from ganpipe.runtime import device_name, seed_everything, set_threads  # noqa: E402
 
 # The pipeline's default before issue 14 (ns, no spectral norm, fp32, NCHW), which every candidate starts from;
@@ -81,13 +82,13 @@ def params_with(base: dict, overrides: dict[str, object], seed: int) -> Params:
 
 class Budgets:
     """on_step callback: updates the extra EMA observers; at each budget (seconds of training, snapshots excluded)
-    copies G and every EMA aside; after the last, stops the run."""
+    copies G, D and every EMA aside; after the last, stops the run."""
 
     class Done(Exception):
         pass
 
-    def __init__(self, budgets: list[float], G: torch.nn.Module, emas: list[EMA], batch_size: int):
-        self.budgets, self.G, self.emas, self.batch_size = sorted(budgets), G, emas, batch_size
+    def __init__(self, budgets: list[float], G: torch.nn.Module, D: torch.nn.Module, emas: list[EMA], batch_size: int):
+        self.budgets, self.G, self.D, self.emas, self.batch_size = sorted(budgets), G, D, emas, batch_size
         self.snapshots: list[dict] = []
         self.t0 = time.perf_counter()
         self.paused = 0.0
@@ -101,7 +102,7 @@ class Budgets:
         t = time.perf_counter()
         self.snapshots.append({"budget_s": self.budgets[len(self.snapshots)], "train_s": round(elapsed, 1),
                                "steps": step, "images": step * self.batch_size,
-                               "G": copy.deepcopy(self.G.state_dict()),
+                               "G": copy.deepcopy(self.G.state_dict()), "D": copy.deepcopy(self.D.state_dict()),
                                "G_ema": [copy.deepcopy(e.model.state_dict()) for e in self.emas]})
         self.paused += time.perf_counter() - t
         if len(self.snapshots) == len(self.budgets):
@@ -131,19 +132,20 @@ def run_one(name: str, p: Params, mnist: dict, ema_decays: list[float], budgets:
     if p.train.channels_last:
         G.to(memory_format=torch.channels_last)
     emas = [EMA(G, d) for d in ema_decays]
-    clock = Budgets(budgets, G, emas, p.train.batch_size)
+    D = build_critic(p.model, batchnorm=p.loss == "wgan")   # where fit_mnist would build it: the same random init
+    clock = Budgets(budgets, G, D, emas, p.train.batch_size)
     cfg = p.train.model_copy(update={"steps": 10**9, "checkpoint_every": 0, "ema": 0.0})
     try:
         fit_mnist(images, held_out, model_cfg=p.model, loss=p.loss, obj=p.objective(), cfg=cfg, device=dev,
-                  generator=rng, on_step=clock, G=G, ema=emas[0])
+                  generator=rng, on_step=clock, G=G, D=D, ema=emas[0])
     except Budgets.Done:
         pass
-    if keep is not None:   # the last snapshot as generator checkpoints (bench/family_eval.py scores them again)
-        last = clock.snapshots[-1]
+    if keep is not None:   # every snapshot's networks, for later probes (the EMA as kept: raw batch-norm statistics)
         keep.mkdir(parents=True, exist_ok=True)
-        torch.save({"generator": last["G"], "model_config": p.model.model_dump()}, keep / f"{name}_s{p.seed}.pt")
-        torch.save({"generator": last["G_ema"][0], "model_config": p.model.model_dump()},
-                   keep / f"{name}_s{p.seed}_ema_copied.pt")
+        for snap in clock.snapshots:
+            torch.save({"generator": snap["G"], "generator_ema": snap["G_ema"][0], "critic": snap["D"],
+                        "model_config": p.model.model_dump(), "loss": p.loss, "steps": snap["steps"]},
+                       keep / f"{name}_s{p.seed}_{snap['budget_s']:.0f}s.pt")
     rows = []
     for i, snap in enumerate(clock.snapshots):
         variants = {"raw": (snap["G"], False), "ema": (snap["G_ema"][0], True)}
@@ -196,6 +198,49 @@ def markdown(result: dict) -> str:
     return "\n".join(out)
 
 
+GOALS = {"fld": 12.0, "precision": 0.80, "coverage": 0.80}   # issue 14's goals for the default
+BUDGET_S = 420   # the training time a 15-minute `make repro` leaves on 2 cores (README, "Figures")
+
+
+def plot(results: dict[str, dict], names: list[str], weights: str, out: Path) -> None:
+    """FLD, precision and coverage against training time: one line per (file, candidate), the mean over its seeds
+    with a band from the worst to the best seed; issue 14's goals dashed, the real-vs-real floors dotted.
+    results: file name -> its JSON."""
+    import ganpipe.reporting.style  # noqa: F401  (the report's backend and theme)
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(GOALS), figsize=(5.2 * len(GOALS), 4.4))
+    for file, result in results.items():
+        for name in names:
+            runs = [r for r in result["runs"] if r["candidate"] == name]
+            if not runs:
+                continue
+            budgets = sorted({row["budget_s"] for r in runs for row in r["rows"]})
+            seeds = ",".join(str(r["seed"]) for r in runs)
+            label = f"{name}, seed{'s' * (len(runs) > 1)} {seeds} ({file})"
+            for ax, key in zip(axes, GOALS):
+                per = [[row[key] for r in runs for row in r["rows"] if row["budget_s"] == b and row["weights"] == weights]
+                       for b in budgets]
+                x = [b / 60 for b in budgets]
+                line, = ax.plot(x, [statistics.fmean(v) for v in per], marker="o", label=label)
+                if len(runs) > 1:
+                    ax.fill_between(x, [min(v) for v in per], [max(v) for v in per], color=line.get_color(), alpha=0.15)
+    for ax, (key, goal) in zip(axes, GOALS.items()):
+        ax.axhline(goal, color="black", linestyle="--", linewidth=1, label="goal")
+        ax.axhline(next(iter(results.values()))["floor"][key], color="grey", linestyle=":", linewidth=1, label="real vs real")
+        ax.axvline(BUDGET_S / 60, color="firebrick", linestyle="-.", linewidth=1, label="make repro's training budget")
+        ax.set_xlabel("training time (minutes, 2 CPU cores)")
+        ax.set_title(f"{key} ({'lower' if key == 'fld' else 'higher'} is better)")
+        if key == "fld":
+            ax.set_yscale("log")
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"Time to quality on this CPU ({weights} weights)")
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+
+
 def main(
     out: Annotated[Path, typer.Option(help="JSON of every row; merged by (candidate, seed)")] =
         ROOT / "bench/results/cpu_quality.json",
@@ -204,19 +249,27 @@ def main(
     budgets: Annotated[str, typer.Option(help="comma-separated training budgets in seconds")] = "120,240,420",
     ema: Annotated[str, typer.Option(help="comma-separated EMA decays every run keeps; the first is 'ema'")] = "0.995",
     redo: Annotated[bool, typer.Option(help="run (candidate, seed) pairs already in --out again")] = False,
-    keep: Annotated[Path | None, typer.Option(help="folder for each run's last generators (raw, EMA)")] = None,
+    keep: Annotated[Path | None, typer.Option(help="folder for each snapshot's G, EMA of G and D")] = None,
     table: Annotated[bool, typer.Option(help="print the Markdown tables of --out and exit (trains nothing)")] = False,
+    plot_to: Annotated[Path | None, typer.Option("--plot", help="draw FLD, precision and coverage against training "
+                                                 "time from --out and --also into this PNG, and exit")] = None,
+    also: Annotated[list[Path], typer.Option(help="another result JSON for --plot (repeatable)")] = [],
+    weights: Annotated[str, typer.Option(help="the scoring --plot draws: raw or ema")] = "ema",
     data: Annotated[Path, typer.Option(help="mnist.npz from the fetch stage")] = ROOT / "data/mnist/mnist.npz",
     classifier: Annotated[Path, typer.Option(help="classifier.pt from the classifier stage")] =
         ROOT / "models/classifier.pt",
     params: Annotated[Path, typer.Option(help="the base params")] = ROOT / "params.yaml",
 ) -> None:
-    if table:
-        print(markdown(json.loads(out.read_text())))
-        return
     names = [n for n in only.split(",") if n] or list(CANDIDATES)
     if unknown := sorted(set(names) - set(CANDIDATES)):
         raise typer.BadParameter(f"unknown candidates {unknown}; known: {', '.join(CANDIDATES)}", param_hint="--only")
+    if table:
+        print(markdown(json.loads(out.read_text())))
+        return
+    if plot_to is not None:
+        plot({path.stem: json.loads(path.read_text()) for path in [out, *also]}, names, weights, plot_to)
+        print(f"-> {plot_to}")
+        return
     base = YAML(typ="safe").load(params)
     seed_list = [int(s) for s in seeds.split(",")]
     budget_list = [float(b) for b in budgets.split(",")]

@@ -281,11 +281,12 @@ def fit_mnist(images: Tensor, held_out: Tensor, *, model_cfg: ModelConfig, loss:
               cfg: TrainConfig, device: torch.device, generator: torch.Generator,
               log: Callable[[int, dict[str, float]], None] = lambda step, values: None,
               on_step: Callable[[int], None] = lambda step: None,
-              G: nn.Module | None = None, ema: EMA | None = None, state: dict | None = None,
+              G: nn.Module | None = None, D: nn.Module | None = None, ema: EMA | None = None,
+              state: dict | None = None,
               on_checkpoint: Callable[[int, dict], None] = lambda step, state: None,
               fuse: bool = False) -> Nets:
-    """The MNIST GAN: builds the networks of `model_cfg` on `device` (or trains a given G, and a given EMA of it) and
-    trains them.
+    """The MNIST GAN: builds the networks of `model_cfg` on `device` (or trains a given G and D, and a given EMA of G)
+    and trains them.
     images, held_out: (N, 1, 28, 28) in [-1, 1], already on `device`, sampled with replacement on the device.
     cfg.channels_last: NHWC weights and activations. cfg.ema > 0: an averaged generator trails G, with G's batch-norm
     statistics (ema.standing_stats_from_noise recomputes them for its weights; the train stage does).
@@ -294,7 +295,7 @@ def fit_mnist(images: Tensor, held_out: Tensor, *, model_cfg: ModelConfig, loss:
     G = (G if G is not None else build_generator(model_cfg)).to(device)
     # batch norm in the critic only for the clipped wgan, as in the WGAN-GP paper's code: it would break the
     # per-sample gradient penalty (our default ns run also scored better without it: pixel_js 0.025 vs 0.029)
-    D = build_critic(model_cfg, batchnorm=loss == "wgan").to(device)
+    D = (D if D is not None else build_critic(model_cfg, batchnorm=loss == "wgan")).to(device)
     precision, graph = speed_settings(cfg.precision, cfg.compile, device)
     set_precision(precision)
     if cfg.channels_last:
