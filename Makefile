@@ -35,9 +35,11 @@ system-deps:
 	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-# pytest exits 5 when it collects no test: say so and fail, rather than pass on nothing
+# Test files run on one worker per core (pytest-xdist; a file's tests stay together, so they share its fixtures);
+# PYTEST_ARGS='-n 0' runs them in one process. pytest exits 5 when it collects no test: say so and fail, rather
+# than pass on nothing.
 test: setup system-deps
-	@python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	@python -m pytest -n auto --dist loadfile $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; fi; exit $$rc
 
 clean-env:

