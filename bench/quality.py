@@ -219,15 +219,16 @@ def plot(results: dict[str, dict], names: list[str], weights: str, out: Path) ->
             seeds = ",".join(str(r["seed"]) for r in runs)
             label = f"{name}, seed{'s' * (len(runs) > 1)} {seeds} ({file})"
             for ax, key in zip(axes, GOALS):
-                per = [[row[key] for r in runs for row in r["rows"] if row["budget_s"] == b and row["weights"] == weights]
-                       for b in budgets]
+                per = [[row[key] for r in runs for row in r["rows"]
+                        if row["budget_s"] == b and row["weights"] == weights] for b in budgets]
                 x = [b / 60 for b in budgets]
                 line, = ax.plot(x, [statistics.fmean(v) for v in per], marker="o", label=label)
                 if len(runs) > 1:
                     ax.fill_between(x, [min(v) for v in per], [max(v) for v in per], color=line.get_color(), alpha=0.15)
     for ax, (key, goal) in zip(axes, GOALS.items()):
         ax.axhline(goal, color="black", linestyle="--", linewidth=1, label="goal")
-        ax.axhline(next(iter(results.values()))["floor"][key], color="grey", linestyle=":", linewidth=1, label="real vs real")
+        floor = next(iter(results.values()))["floor"][key]
+        ax.axhline(floor, color="grey", linestyle=":", linewidth=1, label="real vs real")
         ax.axvline(BUDGET_S / 60, color="firebrick", linestyle="-.", linewidth=1, label="make repro's training budget")
         ax.set_xlabel("training time (minutes, 2 CPU cores)")
         ax.set_title(f"{key} ({'lower' if key == 'fld' else 'higher'} is better)")
@@ -267,6 +268,10 @@ def main(
         print(markdown(json.loads(out.read_text())))
         return
     if plot_to is not None:
+        if missing := [str(path) for path in [out, *also] if not path.is_file()]:
+            raise typer.BadParameter(f"no result JSON at {', '.join(missing)}", param_hint="--out/--also")
+        if weights not in ("raw", "ema"):
+            raise typer.BadParameter(f"{weights!r}: expected raw or ema", param_hint="--weights")
         plot({path.stem: json.loads(path.read_text()) for path in [out, *also]}, names, weights, plot_to)
         print(f"-> {plot_to}")
         return
