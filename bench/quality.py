@@ -45,8 +45,8 @@ from ganpipe.evaluation import classifier as clf  # noqa: E402
 from ganpipe.evaluation.scorecard import embed_set, feature_metrics, real_sets  # noqa: E402
 from ganpipe.gan.checkpoint import generate_images  # noqa: E402
 from ganpipe.gan.ema import EMA, standing_stats_from_noise  # noqa: E402
-from ganpipe.gan.loop import fit_mnist  # noqa: E402
-from ganpipe.gan.networks import build_critic, build_generator  # noqa: E402
+from ganpipe.gan.loop import critic_for, fit_mnist  # noqa: E402
+from ganpipe.gan.networks import build_generator  # noqa: E402
 from ganpipe.runtime import device_name, seed_everything, set_threads  # noqa: E402
 
 # The pipeline's default before issue 14 (ns, no spectral norm, fp32, NCHW), which every candidate starts from;
@@ -132,7 +132,7 @@ def run_one(name: str, p: Params, mnist: dict, ema_decays: list[float], budgets:
     if p.train.channels_last:
         G.to(memory_format=torch.channels_last)
     emas = [EMA(G, d) for d in ema_decays]
-    D = build_critic(p.model, batchnorm=p.loss == "wgan")   # where fit_mnist would build it: the same random init
+    D = critic_for(p.model, p.loss)   # where fit_mnist would build it: the same random init
     clock = Budgets(budgets, G, D, emas, p.train.batch_size)
     cfg = p.train.model_copy(update={"steps": 10**9, "checkpoint_every": 0, "ema": 0.0})
     try:

@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT / "src"))  # runnable without installing the package
 
 from ganpipe.config import ModelConfig, Objective, TrainConfig, load_params  # noqa: E402
 from ganpipe.data.arrays import load_mnist, to_model_range  # noqa: E402
-from ganpipe.gan.loop import fit_mnist  # noqa: E402
+from ganpipe.gan.loop import critic_for, fit_mnist  # noqa: E402
 from ganpipe.gan.networks import build_critic, build_generator  # noqa: E402
 from ganpipe.runtime import device_name, resolve_device, set_threads, speed_settings  # noqa: E402
 
@@ -113,7 +113,7 @@ def project(images: torch.Tensor, held_out: torch.Tensor, model: ModelConfig, ba
     torch.manual_seed(0)
     cfg = TrainConfig(steps=steps, batch_size=batch, log_every=50, checkpoint_every=0, device=device.type,
                       precision=precision, compile=compile, channels_last="nhwc" in flags, ema=0)   # the bare step
-    G, D = build_generator(model), build_critic(model, batchnorm=loss == "wgan")   # fit_mnist's order
+    G, D = build_generator(model), critic_for(model, loss)   # fit_mnist's order
     if "compile" in flags:
         G, D = torch.compile(G), torch.compile(D)
     fit_mnist(images, held_out, model_cfg=model, loss=loss, obj=obj, cfg=cfg, device=device,
