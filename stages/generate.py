@@ -25,9 +25,9 @@ def generate(
     device = resolve_device("cpu")
     set_threads(1)
     with refusing():
-        G, cfg, weights = load_generator_file(model, device, ema=p.generate.ema)
+        G, cfg, weights = load_generator_file(model, device, ema=p.generate.weights == "ema")
     with run_facts("generate", facts) as f:
-        images = generate_images(G, cfg, p.generate.n, generator=seed_everything(p.seed, device), device=device)
+        images = generate_images(G, cfg, p.evaluate.samples, generator=seed_everything(p.seed, device), device=device)
         save_samples(out / "samples.npz", images)
-        save_grid_png(images[: p.generate.grid], out / "grid.png")
+        save_grid_png(images[: p.report.grid_images], out / "grid.png")
         f.update(n=len(images), weights=weights)   # the report's verdict names the generator it scored

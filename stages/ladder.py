@@ -31,7 +31,7 @@ def ladder(
     with run_facts("ladder", facts) as f, refusing():
         mnist = load_mnist(data)
         model, clf_cfg = clf.load_file(classifier)
-        real_test, real_ref = real_sets(model, clf_cfg, mnist, p.generate.n, p.evaluate.seed)
+        real_test, real_ref = real_sets(model, clf_cfg, mnist, p.evaluate.samples, p.evaluate.seed)
         rows = run_ladder(real_test, real_ref, model, p.evaluate, p.ladder,
                           progress=lambda rung: echo(f"ladder: {rung}"))
         save_npz(examples_out, **examples(mnist["x_test"][:p.ladder.examples], p.ladder, seed=p.evaluate.seed))

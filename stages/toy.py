@@ -8,6 +8,7 @@ import torch
 import typer
 
 from ganpipe.evaluation.toy import toy_metrics
+from ganpipe.gan.plan import toy_plan
 from ganpipe.gan.toy import train_toy
 from ganpipe.io import save_npz, write_json
 from ganpipe.runtime import seed_everything, set_threads
@@ -26,7 +27,7 @@ def toy(
     set_threads(1)
     rng = seed_everything(p.seed, torch.device("cpu"))
     with run_facts("toy", facts) as f, refusing(ValueError, FloatingPointError, prefix="toy: "):
-        arrays = train_toy(t, loss=p.loss, obj=p.objective(), generator=rng, held_out_seed=p.seed + 1)
+        arrays = train_toy(toy_plan(p), t, generator=rng, diagnostic_seed=p.seed + 1)
         m = toy_metrics(arrays["samples"], bins=t.bins, lo=t.lo, hi=t.hi, seed=p.seed)
         save_npz(out, **arrays)
         write_json(metrics, m)

@@ -12,15 +12,17 @@ from dvclive import Live
 
 from ganpipe.data.arrays import load_mnist
 from ganpipe.gan.checkpoint import checkpoint
-from ganpipe.gan.loop import Diverged, check_batch_size
+from ganpipe.gan.loop import Diverged
 from ganpipe.gan.objectives import WASSERSTEIN
+from ganpipe.gan.plan import mnist_plan
 from ganpipe.gan.resume import Scratch, code_files, run_key
-from ganpipe.gan.session import train_mnist
+from ganpipe.gan.session import check_batch_size, train_mnist
 from ganpipe.io import save_torch
-from ganpipe.runtime import device_name, resolve_device, seed_everything, set_threads, speed_settings
+from ganpipe.runtime import device_name, resolve_device, seed_everything, set_threads
 from stages._common import FactsOpt, In, ParamsOpt, echo, fail, load_params_or_exit, refusing, run_facts
 
-TRAIN_PARAMS = {"seed", "lr", "loss", "losses", "optim", "model", "train"}   # what dvc.yaml lists for train
+# what dvc.yaml lists for train
+TRAIN_PARAMS = {**dict.fromkeys(("seed", "lr", "loss", "losses", "model", "train"), True), "report": {"grid_images"}}
 
 
 def train(
@@ -38,7 +40,7 @@ def train(
         mnist = load_mnist(data)
     with refusing(prefix=f"{params}: "):   # before any output exists, so a refused run leaves nothing behind
         check_batch_size(p.train.batch_size, len(mnist["x_train"]))
-        precision, graph = speed_settings(p.train.precision, p.train.compile, device)
+        plan = mnist_plan(p, device)
     set_threads(p.train.threads)
     rng = seed_everything(p.seed, device)
     # a run resumes only the state of a run with the same params, data, code and torch: keyed by their hash
@@ -50,13 +52,12 @@ def train(
         state = run.load()
     if state is not None:
         run.restore_live(live_dir)
-        echo(f"train: resuming from step {state['step']} ({run.latest()})")
+        echo(f"train: resuming from step {state.step} ({run.latest()})")
     try:   # a failed run leaves no half log behind (the scratch keeps what a resume needs)
         with run_facts("train", facts) as f, \
                 Live(str(live_dir), dvcyaml=False, save_dvc_exp=False, report=None, resume=state is not None) as live:
             try:
-                nets, summary = train_mnist(mnist, p, device=device, generator=rng, live=live, scratch=run, state=state,
-                                         precision=precision, graph=graph)
+                nets, summary = train_mnist(plan, mnist, p, generator=rng, live=live, scratch=run, state=state)
             except Diverged as e:
                 kept = run.latest()
                 fail(f"{e}; {'the last good checkpoint is ' + str(kept) if kept else 'no checkpoint was written'}; "
@@ -64,8 +65,8 @@ def train(
             live.summary.update(summary)
             save_torch(out, checkpoint(nets.G, p.model, nets.G_ema))
             f.update(device=device_name(device), torch=torch.__version__, loss=p.loss, arch=p.model.arch,
-                     objective=p.objective().model_dump(), wasserstein=p.loss in WASSERSTEIN,
-                     resumed_from_step=state["step"] if state else 0, ema=p.train.ema)
+                     objective=plan.objective.settings.model_dump(), wasserstein=p.loss in WASSERSTEIN,
+                     resumed_from_step=state.step if state else 0, ema=p.train.ema_decay)
     except BaseException:
         shutil.rmtree(live_dir, ignore_errors=True)
         raise

@@ -20,11 +20,10 @@ def tiny_params_dict() -> dict:
     p = YAML(typ="safe").load(ROOT / "params.yaml")
     p["model"].update(z_dim=8, dim=4)
     p["train"].update(steps=6, batch_size=8, log_every=2, grid_every=3, threads=1, precision="fp32")  # bit-exact
-    p["toy"].update(steps=20, batch_size=32, hidden=8, n=500)
-    p["generate"].update(n=64, grid=16)
-    p["classifier"].update(epochs=1, batch_size=32, width=2, features=8, holdout=64)
-    p["evaluate"].update(kid_subsets=4, kid_subset_size=32, bootstrap=5)
-    p["report"].update(dpi=40, max_grid=16)
+    p["toy"].update(steps=20, batch_size=32, hidden_units=8, samples=500)
+    p["classifier"].update(epochs=1, batch_size=32, width=2, features=8, reference_images=64)
+    p["evaluate"].update(samples=64, kid_subsets=4, kid_subset_size=32, bootstrap=5)
+    p["report"].update(dpi=40, grid_images=16)
     return p
 
 
@@ -170,8 +169,8 @@ def make_project(dst: Path, **train) -> Path:
             shutil.copy2(ROOT / rel, dst / rel)
     p = tiny_params_dict()
     p["train"].update({"steps": 4, "batch_size": 16, "log_every": 2, **train})
-    p["generate"].update(n=300)
-    p["classifier"].update(holdout=1000)   # the floors' reference set must hold generate.n images
+    p["evaluate"].update(samples=300)
+    p["classifier"].update(reference_images=1000)   # the floors' reference set must hold evaluate.samples images
     p["lr"] = 0.0002
     write_yaml(dst / "params.yaml", p)
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"],

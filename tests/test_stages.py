@@ -101,7 +101,7 @@ def test_generate_samples_the_averaged_generator_when_the_checkpoint_has_one(pip
     torch.manual_seed(5)
     torch.save(checkpoint(build_generator(cfg), cfg, build_generator(cfg)), tmp_path / "g.pt")
     p = tiny_params_dict()
-    p["generate"]["ema"] = use_ema
+    p["generate"]["weights"] = "ema" if use_ema else "raw"
     r = invoke("generate", "--model", tmp_path / "g.pt", "--out", tmp_path / "gen", "--facts", tmp_path / "f.json",
                "--params", write_yaml(tmp_path / "p.yaml", p))
     assert r.exit_code == 0, r.output

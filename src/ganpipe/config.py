@@ -1,11 +1,15 @@
-"""Typed schema of params.yaml: a typo or an out-of-range value fails loudly, and a config can't change mid-run."""
+"""Typed schema of params.yaml: a typo, an out-of-range value or a rule across keys fails at load, and a config can't
+change mid-run. Each key's meaning is written once, here (docs/reference/params.md is checked against it); the
+values live in params.yaml."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from ruamel.yaml import YAML
+
+from ganpipe.io import first_line
 
 
 class Section(BaseModel):
@@ -16,23 +20,23 @@ class FetchConfig(Section):
     # tried in order after `local_dir`; each must serve the four canonical *.gz IDX files
     mirrors: list[str]
     local_dir: str | None = None       # a folder of IDX files (gzipped or not), tried first when set
-    timeout_s: float = Field(default=10.0, gt=0)
+    timeout_s: float = Field(default=10.0, gt=0)   # seconds before a mirror counts as not answering
 
 
 class ModelConfig(Section):
     arch: Literal["mlp", "dcgan"] = "dcgan"   # dcgan: the WGAN-GP paper's MNIST network (5x5 convolutions)
     noise: Literal["uniform", "normal"] = "uniform"   # uniform: U[-1, 1]^z_dim, as in the source
-    z_dim: int = Field(default=64, gt=0)
+    z_dim: int = Field(default=64, gt=0)      # length of G's noise vector
     dim: int = Field(default=32, gt=0)        # base width: DIM of the paper's dcgan, 4*dim hidden units in the mlp
     # the critic's convolutions and linear layers spectrally normalised (Miyato et al. 2018, SNGAN)
     spectral_norm: bool = True
 
 
-class Objective(Section):
-    """How the two networks are optimised; `losses.<loss>` in params.yaml holds each loss's values, every key
-    written out (no defaults here: params.yaml is the one source of values)."""
+class LossConfig(Section):
+    """How the two networks are optimised under one loss; `losses.<loss>` in params.yaml holds each loss's values,
+    every key written out (no defaults here: params.yaml is the one source of values)."""
     optimizer: Literal["adam", "rmsprop"]
-    lr: float = Field(gt=0)
+    lr: float = Field(gt=0)             # both networks' learning rate (the top-level `lr` overrides it)
     betas: tuple[float, float] | None   # adam's; null for rmsprop
     critic_steps: int = Field(ge=1)     # critic updates per generator update
     clip: float | None = Field(gt=0)    # wgan: every critic weight kept in [-clip, clip]; null = no clipping
@@ -41,23 +45,23 @@ class Objective(Section):
 
 class TrainConfig(Section):
     steps: int = Field(gt=0)                # generator updates
-    batch_size: int = Field(gt=0)
-    log_every: int = Field(default=50, gt=0)
+    batch_size: int = Field(gt=0)           # real images (and fakes) per critic or generator update
+    log_every: int = Field(default=50, gt=0)     # diagnostics logged (and losses checked for NaN) every K steps
     grid_every: int = Field(default=500, gt=0)   # a fixed-noise sample grid every K steps, for the progression
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    threads: int = Field(default=0, ge=0)   # CPU threads for torch; 0 = all cores
+    threads: int = Field(default=0, ge=0)   # CPU threads for torch; 0 = all cores (1 repeats bit for bit)
     checkpoint_every: int = Field(default=500, ge=0)   # resume state every K steps (a multiple of log_every); 0 = never
     # auto = the fast path of the device (runtime.speed_settings): bf16 where the CPU has it natively, else fp32
     precision: Literal["auto", "fp32", "tf32", "bf16"] = "auto"
-    compile: Literal["auto", "none", "graph"] = "auto"   # graph: the whole step captured as one CUDA graph
-    held_out: int = Field(default=256, gt=0)     # real test images behind the critic's diagnostics, never trained on
-    grid_samples: int = Field(default=64, gt=0)  # images in the fixed-noise progression grid
+    # the whole step captured as one CUDA graph and replayed; auto: on CUDA, off on the CPU (where it cannot run)
+    cuda_graph: Literal["auto", "on", "off"] = "auto"
+    diagnostic_images: int = Field(default=256, gt=0)   # real test images behind the critic's logged diagnostics
     channels_last: bool = True   # NHWC weights and activations
     # an exponential moving average of G's weights: w_ema = d w_ema + (1 - d) w after each G step; 0 = off
-    ema: float = Field(default=0.995, ge=0, lt=1)
+    ema_decay: float = Field(default=0.995, ge=0, lt=1)
     # batches of noise through the averaged G after training, to recompute its batch-norm statistics
     # (BigGAN's standing statistics); 0 = keep the raw G's
-    ema_standing: int = Field(default=100, ge=0)
+    ema_standing_batches: int = Field(default=100, ge=0)
 
     @model_validator(mode="after")
     def _checkpoints_at_logging_steps(self) -> "TrainConfig":
@@ -67,44 +71,41 @@ class TrainConfig(Section):
         return self
 
 
-class OptimOverrides(Section):
-    """null = the chosen loss's default from `losses`; a value overrides it (for train and toy alike)."""
-    optimizer: Literal["adam", "rmsprop"] | None = None
-    betas: tuple[float, float] | None = None
-    critic_steps: int | None = Field(default=None, ge=1)
-    clip: float | None = Field(default=None, gt=0)
-    gp_weight: float | None = Field(default=None, ge=0)
-
-
 class ToyConfig(Section):
     """The source's 1-D example: G maps U[0, 1] to N(0, 1)."""
-    steps: int = Field(default=6000, gt=0)
-    batch_size: int = Field(default=256, gt=0)
-    hidden: int = Field(default=64, gt=0)
-    n: int = Field(default=10_000, gt=1)     # samples judged against N(0, 1)
-    held_out: int = Field(default=256, gt=0)       # N(0, 1) draws behind the critic's diagnostics
+    steps: int = Field(default=6000, gt=0)         # generator updates
+    batch_size: int = Field(default=256, gt=0)     # draws of N(0, 1) (and of G) per update
+    hidden_units: int = Field(default=64, gt=0)    # width of G's and the critic's hidden layers
+    samples: int = Field(default=10_000, gt=1)     # G's outputs judged against N(0, 1)
+    diagnostic_samples: int = Field(default=256, gt=0)   # N(0, 1) draws behind the critic's diagnostics
     grid_points: int = Field(default=1000, ge=2)   # u values at which the report draws G(u)
-    bins: int = Field(default=40, ge=2, le=256)   # the source's histogram method over [lo, hi]
+    bins: int = Field(default=40, ge=2, le=256)    # the source's histogram method over [lo, hi]
     lo: float = -4.0
     hi: float = 4.0
 
+    @model_validator(mode="after")
+    def _range(self) -> "ToyConfig":
+        if self.lo >= self.hi:
+            raise ValueError(f"toy.lo ({self.lo}) must be below toy.hi ({self.hi})")
+        return self
+
 
 class GenerateConfig(Section):
-    n: int = Field(default=10_000, gt=0)    # samples written for evaluation
-    grid: int = Field(default=64, gt=0)     # images in the fixed-noise grid
-    ema: bool = True   # sample the averaged generator when the checkpoint has one (train.ema > 0)
+    # ema: the averaged generator when the checkpoint has one (train.ema_decay > 0); raw: the trained weights
+    weights: Literal["ema", "raw"] = "ema"
 
 
 class EvaluateConfig(Section):
+    samples: int = Field(default=10_000, gt=0)   # images generated and scored (and real images in each floor)
     seed: int = Field(default=0, ge=0)   # the real reference subset (the floors), KID subsets, bootstrap draws
-    bins: int = Field(default=256, ge=2, le=256)         # K for the pixel-intensity histogram over 0..255
-    perpixel_bins: int = Field(default=16, ge=2, le=256)  # K for each of the 784 per-position histograms
-    alpha: float = Field(default=0.5, gt=0)              # additive smoothing on counts, for KL only
-    kid_subsets: int = Field(default=100, gt=0)          # KID: mean and std of MMD^2 over this many subsets
-    kid_subset_size: int = Field(default=1000, ge=2)
-    bootstrap: int = Field(default=100, ge=2)            # resamples behind the intervals of fld and pixel_js
-    ci: float = Field(default=0.95, gt=0, lt=1)          # their coverage
-    fld_inf_points: int = Field(default=5, ge=2)         # FLD at n/5, 2n/5, ..., n, fitted against 1/n
+    pixel_bins: int = Field(default=256, ge=2, le=256)    # K of the pixel-intensity histogram over 0..255
+    perpixel_bins: int = Field(default=16, ge=2, le=256)  # K of each of the 784 per-position histograms
+    kl_smoothing: float = Field(default=0.5, gt=0)        # additive smoothing on counts, for KL only (JS needs none)
+    kid_subsets: int = Field(default=100, gt=0)           # KID: mean and std of MMD^2 over this many subsets
+    kid_subset_size: int = Field(default=1000, ge=2)      # images in each KID subset
+    bootstrap: int = Field(default=100, ge=2)             # resamples behind the intervals of fld and pixel_js
+    ci: float = Field(default=0.95, gt=0, lt=1)           # coverage of those intervals, and of a study's
+    fld_inf_points: int = Field(default=5, ge=2)          # FLD at n/5, 2n/5, ..., n, fitted against 1/n
 
 
 def _increasing(levels: list[float]) -> list[float]:
@@ -132,14 +133,14 @@ class ClassifierConfig(Section):
     width: int = Field(default=32, gt=0)       # channels of the first convolution (twice that in the second)
     features: int = Field(default=128, gt=0)   # the penultimate layer: the feature space of FLD, KID, P/R/D/C
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    # the last `holdout` training images are kept from the classifier: the real reference set of every floor,
-    # so that neither real set of a floor is one the classifier has memorised
-    holdout: int = Field(default=10_000, gt=0)
+    # the last `reference_images` training images are kept from the classifier: the real reference set of every
+    # floor, so that neither real set of a floor is one the classifier has memorised
+    reference_images: int = Field(default=10_000, gt=0)
 
 
 class ReportConfig(Section):
-    dpi: int = Field(default=110, gt=0)
-    max_grid: int = Field(default=64, gt=0)   # sample images shown in the report
+    dpi: int = Field(default=110, gt=0)             # figure resolution of the report, and of `ganpipe compare`
+    grid_images: int = Field(default=64, gt=0)      # images in every sample grid: training's progression, generate's
     warn_ratio: float = Field(default=10.0, gt=1)   # warn when a metric is this many times worse than its floor
     # below this test accuracy of the classifier, warn: the feature metrics are less trustworthy
     classifier_target: float = Field(default=0.99, gt=0, le=1)
@@ -147,14 +148,33 @@ class ReportConfig(Section):
 
 LossName = Literal["minimax", "ns", "wgan", "wgan-gp", "hinge", "lsgan"]
 
+# Keys that were renamed: an old params.yaml, or `-S` with an old name, is refused in one line naming the new key.
+RENAMED = {
+    "optim": "losses.<loss> (e.g. losses.hinge.critic_steps)",
+    "train.ema": "train.ema_decay",
+    "train.ema_standing": "train.ema_standing_batches",
+    "train.held_out": "train.diagnostic_images",
+    "train.compile": "train.cuda_graph (auto | on | off)",
+    "train.grid_samples": "report.grid_images",
+    "toy.held_out": "toy.diagnostic_samples",
+    "toy.n": "toy.samples",
+    "toy.hidden": "toy.hidden_units",
+    "generate.n": "evaluate.samples",
+    "generate.grid": "report.grid_images",
+    "generate.ema": "generate.weights (ema | raw)",
+    "classifier.holdout": "classifier.reference_images",
+    "evaluate.bins": "evaluate.pixel_bins",
+    "evaluate.alpha": "evaluate.kl_smoothing",
+    "report.max_grid": "report.grid_images",
+}
+
 
 class Params(Section):
-    seed: int = Field(ge=0)
-    # top level so `dvc exp run -S lr=...` and `-S loss=...` work as written; lr null = the loss's default
+    seed: int = Field(ge=0)   # the GAN's and the toy's training, and generate's noise
+    # top level so `dvc exp run -S lr=...` and `-S loss=...` work as written; lr null = losses.<loss>.lr
     lr: float | None = Field(default=None, gt=0)
     loss: LossName = "hinge"
-    losses: dict[LossName, Objective]
-    optim: OptimOverrides = OptimOverrides()
+    losses: dict[LossName, LossConfig]
     fetch: FetchConfig
     model: ModelConfig
     train: TrainConfig
@@ -166,24 +186,37 @@ class Params(Section):
     report: ReportConfig
 
     @model_validator(mode="after")
-    def _objective_resolves(self) -> "Params":
-        self.objective()   # a loss without its defaults, or wgan without a clip, fails at load, not mid-pipeline
+    def _rules_across_keys(self) -> "Params":
+        self.loss_config()   # a loss without its defaults, or wgan without a clip, fails at load, not mid-pipeline
+        e, n = self.evaluate, self.evaluate.samples
+        if n > self.classifier.reference_images:
+            raise ValueError(f"evaluate.samples ({n}) exceeds classifier.reference_images "
+                             f"({self.classifier.reference_images}): each floor compares n real images to n others")
+        if e.kid_subset_size > n:
+            raise ValueError(f"evaluate.kid_subset_size ({e.kid_subset_size}) exceeds evaluate.samples ({n})")
+        smallest = n // e.fld_inf_points   # FLD's smallest subset (fld_inf) must out-number the feature dimensions,
+        if smallest <= self.classifier.features:   # or its covariance is singular and the distance means nothing
+            raise ValueError(f"evaluate.samples ({n}) is too few for the feature metrics: FLD's smallest subset, "
+                             f"n / evaluate.fld_inf_points = {smallest}, must exceed classifier.features "
+                             f"({self.classifier.features}); use at least "
+                             f"{(self.classifier.features + 1) * e.fld_inf_points} samples")
         return self
 
-    def objective(self) -> Objective:
-        """The chosen loss's defaults, overridden by `lr` and by each non-null `optim.<key>`."""
+    def loss_config(self) -> LossConfig:
+        """The chosen loss's values, with the top-level `lr` in place of its own when set."""
         if self.loss not in self.losses:
-            raise ValueError(f"losses: no defaults for the chosen loss {self.loss!r}")
-        overrides = self.optim.model_dump()
-        overrides["lr"] = self.lr
-        obj = self.losses[self.loss].model_copy(update={k: v for k, v in overrides.items() if v is not None})
-        if self.loss == "wgan" and obj.clip is None:
-            raise ValueError("loss wgan needs a clip value: set losses.wgan.clip or optim.clip")
-        if obj.optimizer == "adam" and obj.betas is None:
-            raise ValueError(f"loss {self.loss} with adam needs betas: set losses.{self.loss}.betas or optim.betas")
-        if self.loss == "wgan-gp" and obj.gp_weight <= 0:
-            raise ValueError("loss wgan-gp needs gp_weight > 0: set losses.wgan-gp.gp_weight or optim.gp_weight")
-        return obj
+            raise ValueError(f"losses: no values for the chosen loss {self.loss!r}")
+        cfg = self.losses[self.loss]
+        if self.lr is not None:
+            cfg = cfg.model_copy(update={"lr": self.lr})
+        where = f"losses.{self.loss}"
+        if self.loss == "wgan" and cfg.clip is None:
+            raise ValueError(f"loss wgan needs a clip value: set {where}.clip")
+        if cfg.optimizer == "adam" and cfg.betas is None:
+            raise ValueError(f"loss {self.loss} with adam needs betas: set {where}.betas")
+        if self.loss == "wgan-gp" and cfg.gp_weight <= 0:
+            raise ValueError(f"loss wgan-gp needs gp_weight > 0: set {where}.gp_weight")
+        return cfg
 
 
 class ParamsError(ValueError):
@@ -206,18 +239,32 @@ def _describe(path: Path, err: ValidationError) -> str:
     return "\n".join(lines)
 
 
+def _renamed_keys(raw: dict) -> list[str]:
+    found = []
+    for old, new in RENAMED.items():
+        *parents, leaf = old.split(".")
+        node: Any = raw
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and leaf in node:
+            found.append(f"{old} was renamed {new}")
+    return found
+
+
 def _read(path: Path) -> dict:
     # ruamel reads YAML 1.2 like DVC does: `1e-4` is a float, not the string PyYAML returns
     try:
         raw = YAML(typ="safe").load(path)
     except Exception as e:  # a YAML syntax error: ruamel's message spans lines, keep its first
-        raise ParamsError(f"{path}: not valid YAML: {str(e).splitlines()[0]}") from None
+        raise ParamsError(f"{path}: not valid YAML: {first_line(e)}") from None
     if not isinstance(raw, dict):
         raise ParamsError(f"{path}: must be a mapping of sections, got {type(raw).__name__}")
     return raw
 
 
 def _validate(path: Path, raw: dict) -> Params:
+    if renamed := _renamed_keys(raw):
+        raise ParamsError("\n".join(f"{path}: {line}" for line in renamed))
     try:
         return Params.model_validate(raw)
     except ValidationError as e:
@@ -234,6 +281,8 @@ def load_params_with(path: Path, overrides: dict[str, str]) -> Params:
     path = Path(path)
     raw = _read(path)
     for key, text in overrides.items():
+        if key in RENAMED:
+            raise ParamsError(f"{path}: {key} was renamed {RENAMED[key]}")
         *parents, leaf = key.split(".")
         node = raw
         for part in parents:
@@ -243,5 +292,5 @@ def load_params_with(path: Path, overrides: dict[str, str]) -> Params:
         try:
             node[leaf] = YAML(typ="safe").load(text)
         except Exception as e:   # ruamel's YAMLError: its message spans lines, keep its first
-            raise ParamsError(f"{path}: {key}: {text!r} is not a YAML value: {str(e).splitlines()[0]}") from None
+            raise ParamsError(f"{path}: {key}: {text!r} is not a YAML value: {first_line(e)}") from None
     return _validate(path, raw)

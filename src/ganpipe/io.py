@@ -13,6 +13,12 @@ from typing import Any
 import numpy as np
 
 
+def first_line(e: BaseException) -> str:
+    """An exception's message cut to its first line, or its type when it has none (an empty file's EOFError)."""
+    lines = str(e).strip().splitlines()
+    return lines[0] if lines else type(e).__name__
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -91,8 +91,8 @@ def seed_everything(seed: int, device: torch.device) -> torch.Generator:
 
 # What `auto` means per device: the fast path measured in bench/NOTES.md. On the CPU that is bf16 autocast where
 # the CPU has native bf16 (1.6x the fp32 step, scoring alike at equal steps), fp32 where it has not; eager either
-# way. Each can be set by hand in params.yaml (train.precision, train.compile); the tests pin fp32.
-AUTO = {"cpu": ("bf16", "none"), "cuda": ("bf16", "graph")}
+# way. Each can be set by hand in params.yaml (train.precision, train.cuda_graph); the tests pin fp32.
+AUTO = {"cpu": ("bf16", "off"), "cuda": ("bf16", "on")}
 
 
 def cpu_bf16_flags(cpuinfo: str | None = None) -> list[str]:
@@ -107,20 +107,20 @@ def cpu_bf16_flags(cpuinfo: str | None = None) -> list[str]:
     return [f for f in ("avx512_bf16", "amx_bf16") if f in flags]
 
 
-def speed_settings(precision: str, compile: str, device: torch.device) -> tuple[str, bool]:
-    """(precision, graph?) for train.precision and train.compile on this device; graph needs CUDA, bf16 on the CPU
-    needs native bf16 instructions (cpu_bf16_flags)."""
-    auto_precision, auto_compile = AUTO.get(device.type, AUTO["cpu"])
+def speed_settings(precision: str, cuda_graph: str, device: torch.device) -> tuple[str, bool]:
+    """(precision, graph?) for train.precision and train.cuda_graph (auto | on | off) on this device; a graph needs
+    CUDA, bf16 on the CPU needs native bf16 instructions (cpu_bf16_flags)."""
+    auto_precision, auto_graph = AUTO.get(device.type, AUTO["cpu"])
     if precision == "auto":
         native = device.type != "cpu" or cpu_bf16_flags()
         precision = auto_precision if native else "fp32"
-    compile = auto_compile if compile == "auto" else compile
-    if compile == "graph" and device.type != "cuda":
-        raise ValueError(f"train.compile: graph needs a CUDA device, and this run trains on {device.type}")
+    cuda_graph = auto_graph if cuda_graph == "auto" else cuda_graph
+    if cuda_graph == "on" and device.type != "cuda":
+        raise ValueError(f"train.cuda_graph: on needs a CUDA device, and this run trains on {device.type}")
     if precision == "bf16" and device.type == "cpu" and not cpu_bf16_flags():
         raise ValueError("train.precision: bf16 needs a CPU with native bf16 (avx512_bf16 or amx_bf16), and this "
                          "one has neither; use fp32")
-    return precision, compile == "graph"
+    return precision, cuda_graph == "on"
 
 
 def set_precision(precision: str) -> None:

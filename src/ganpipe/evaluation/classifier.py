@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from ganpipe.config import ClassifierConfig
+from ganpipe.io import first_line
 from ganpipe.evaluation.registry import CLASSES
 
 
@@ -56,20 +57,20 @@ def build(cfg: ClassifierConfig) -> LeNet:
 
 def total_steps(n_train: int, cfg: ClassifierConfig) -> int:
     """Optimizer steps of train_classifier on n_train images: whole batches of the images it trains on."""
-    return cfg.epochs * ((n_train - cfg.holdout) // cfg.batch_size)
+    return cfg.epochs * ((n_train - cfg.reference_images) // cfg.batch_size)
 
 
 def train_classifier(x: np.ndarray, y: np.ndarray, cfg: ClassifierConfig, *, device: torch.device,
                      on_step: Callable[[int, float], None] = lambda step, loss: None) -> LeNet:
     """Adam with a cosine decay to 0 over `cfg.epochs` epochs of shuffled mini-batches, from `cfg.seed` alone,
-    on all of x but the last `cfg.holdout` images (see `held_out`)."""
+    on all of x but the last `cfg.reference_images` images (see `reference_pool`)."""
     if len(x) != len(y):
         raise ValueError(f"classifier needs one label per image, got {len(x)} images and {len(y)} labels")
-    if len(x) - cfg.holdout < cfg.batch_size:
-        raise ValueError(f"classifier.holdout = {cfg.holdout} leaves {len(x) - cfg.holdout} of {len(x)} training "
+    if len(x) - cfg.reference_images < cfg.batch_size:
+        raise ValueError(f"classifier.reference_images = {cfg.reference_images} leaves {len(x) - cfg.reference_images} of {len(x)} training "
                          f"images, fewer than classifier.batch_size = {cfg.batch_size}")
     total = total_steps(len(x), cfg)
-    x, y = x[:-cfg.holdout], y[:-cfg.holdout]
+    x, y = x[:-cfg.reference_images], y[:-cfg.reference_images]
     torch.manual_seed(cfg.seed)                    # weight init
     gen = torch.Generator().manual_seed(cfg.seed)  # shuffling, on the CPU whatever the device
     model = build(cfg).to(device).train()
@@ -108,9 +109,9 @@ def embed(model: nn.Module, images: np.ndarray, *, batch_size: int = 1000) -> tu
     return torch.cat(feats).numpy(), torch.cat(probs).numpy()
 
 
-def held_out(x_train: np.ndarray, cfg: ClassifierConfig) -> np.ndarray:
-    """The training images the classifier never saw (the last cfg.holdout)."""
-    return x_train[len(x_train) - cfg.holdout:]
+def reference_pool(x_train: np.ndarray, cfg: ClassifierConfig) -> np.ndarray:
+    """The training images the classifier never saw (the last cfg.reference_images)."""
+    return x_train[len(x_train) - cfg.reference_images:]
 
 
 def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
@@ -139,5 +140,5 @@ def load_file(path: Path) -> tuple[LeNet, ClassifierConfig]:
     try:
         model, cfg, _ = load(torch.load(path, map_location="cpu", weights_only=True), torch.device("cpu"))
     except Exception as e:
-        raise ValueError(f"{path}: cannot load classifier: {str(e).splitlines()[0]}") from None
+        raise ValueError(f"{path}: cannot load classifier: {first_line(e)}") from None
     return model, cfg

@@ -55,8 +55,8 @@ def rung_metrics(real: Embedded, other: Embedded, cfg: EvaluateConfig) -> dict[s
         "fld": lambda: frechet_distance(real.features, other.features),
         "kid": lambda: kid(real.features, other.features, subsets=cfg.kid_subsets, subset_size=cfg.kid_subset_size,
                            seed=cfg.seed)[0],
-        "pixel_js": lambda: float(js_divergence(intensity_counts(real.images, cfg.bins),
-                                                intensity_counts(other.images, cfg.bins))),
+        "pixel_js": lambda: float(js_divergence(intensity_counts(real.images, cfg.pixel_bins),
+                                                intensity_counts(other.images, cfg.pixel_bins))),
     }
     return {key: scorers[key]() for key in LADDER}
 

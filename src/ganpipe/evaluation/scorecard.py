@@ -16,7 +16,7 @@ import numpy as np
 from torch import nn
 
 from ganpipe.config import ClassifierConfig, EvaluateConfig
-from ganpipe.evaluation.classifier import embed, held_out
+from ganpipe.evaluation.classifier import embed, reference_pool
 from ganpipe.evaluation.features import class_histogram_metrics, frechet_distance, inception_score, kid, prdc
 from ganpipe.evaluation.histograms import (evaluate_against_floor, image_intensity_counts, intensity_counts,
                                           js_divergence, perpixel_js_map)
@@ -29,8 +29,8 @@ def reference_subset(pool: np.ndarray, n: int, seed: int) -> np.ndarray:
     """n real images from `pool` (training images the classifier never saw, disjoint from the test set): the
     second real sample behind every floor."""
     if n > len(pool):
-        raise ValueError(f"generate.n = {n} exceeds the {len(pool)} held-out real images available for the floors "
-                         "(raise classifier.holdout)")
+        raise ValueError(f"evaluate.samples = {n} exceeds the {len(pool)} held-out real images available for the "
+                         "floors (raise classifier.reference_images)")
     idx = np.random.default_rng(seed).choice(len(pool), size=n, replace=False)
     return pool[np.sort(idx)]
 
@@ -54,8 +54,8 @@ def embed_set(model: nn.Module, images: np.ndarray) -> Embedded:
 def real_sets(model: nn.Module, clf_cfg: ClassifierConfig, mnist: dict[str, np.ndarray], n: int,
               seed: int) -> tuple[Embedded, Embedded]:
     """The real test set and the real reference subset behind every floor (n of the training images the classifier
-    was not trained on, see classifier.held_out), embedded."""
-    reference = reference_subset(held_out(mnist["x_train"], clf_cfg), n, seed)
+    was not trained on, see classifier.reference_pool), embedded."""
+    reference = reference_subset(reference_pool(mnist["x_train"], clf_cfg), n, seed)
     return embed_set(model, mnist["x_test"]), embed_set(model, reference)
 
 
@@ -100,7 +100,7 @@ def score(gen_e: Embedded, real_test: Embedded, real_ref: Embedded, cfg: Evaluat
     reference), the intervals of fld and pixel_js, fld_inf, and the facts (n, bins, ...) the figures depend on."""
     gen = gen_e.images
     hist = evaluate_against_floor(gen, real_test.images, real_ref.images,
-                                  bins=cfg.bins, perpixel_bins=cfg.perpixel_bins, alpha=cfg.alpha)
+                                  bins=cfg.pixel_bins, perpixel_bins=cfg.perpixel_bins, alpha=cfg.kl_smoothing)
     facts = {k: hist.pop(k) for k in ("n", "n_real", "bins", "perpixel_bins", "alpha")}
     out = dict(hist)
     on_gen, on_ref = feature_metrics(real_test, gen_e, cfg), feature_metrics(real_test, real_ref, cfg)
@@ -112,7 +112,7 @@ def score(gen_e: Embedded, real_test: Embedded, real_ref: Embedded, cfg: Evaluat
     ci = dict(reps=cfg.bootstrap, level=cfg.ci, seed=cfg.seed)
     out["fld_ci_lo"], out["fld_ci_hi"] = bootstrap_interval(
         lambda i, j: frechet_distance(real_test.features[i], gen_e.features[j]), len(real_test.images), len(gen), **ci)
-    c_real, c_gen = image_intensity_counts(real_test.images, cfg.bins), image_intensity_counts(gen, cfg.bins)
+    c_real, c_gen = image_intensity_counts(real_test.images, cfg.pixel_bins), image_intensity_counts(gen, cfg.pixel_bins)
     out["pixel_js_ci_lo"], out["pixel_js_ci_hi"] = bootstrap_interval(
         lambda i, j: float(js_divergence(c_real[i].sum(0), c_gen[j].sum(0))), len(c_real), len(c_gen), **ci)
     out.update(facts, ci=cfg.ci, bootstrap=cfg.bootstrap, feature_dim=int(gen_e.features.shape[1]))
@@ -127,6 +127,6 @@ def views(gen_e: Embedded, real_test: Embedded, cfg: EvaluateConfig) -> dict[str
         "perpixel_js": perpixel_js_map(real_test.images, gen_e.images, perpixel_bins=cfg.perpixel_bins)}
     for name, e in (("real", real_test), ("gen", gen_e)):
         out[f"class_share_{name}"] = np.bincount(e.labels, minlength=CLASSES) / len(e.labels)
-        out[f"intensity_{name}"] = intensity_counts(e.images, cfg.bins)
+        out[f"intensity_{name}"] = intensity_counts(e.images, cfg.pixel_bins)
         out[f"ink_{name}"] = e.images.reshape(len(e.images), -1).mean(axis=1)
     return out

@@ -11,6 +11,7 @@ from torch import nn
 
 from ganpipe.config import ModelConfig
 from ganpipe.data.arrays import to_uint8
+from ganpipe.io import first_line
 from ganpipe.gan.networks import build_generator, sample_noise
 
 
@@ -46,7 +47,7 @@ def load_generator_file(path: Path, device: torch.device, *, ema: bool = True) -
     try:
         return load_generator(torch.load(path, map_location=device, weights_only=True), device, ema=ema)
     except Exception as e:
-        raise ValueError(f"{path}: cannot load checkpoint: {str(e).splitlines()[0]}") from None
+        raise ValueError(f"{path}: cannot load checkpoint: {first_line(e)}") from None
 
 
 @torch.no_grad()

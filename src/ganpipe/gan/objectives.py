@@ -7,53 +7,110 @@ Every loss here is minimised by the network it belongs to.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import get_args
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ganpipe.config import LossName
+from ganpipe.config import LossConfig, LossName
 
 LOSSES: tuple[str, ...] = get_args(LossName)
 WASSERSTEIN = ("wgan", "wgan-gp")
 PROBABILITY = ("minimax", "ns")   # losses whose score is a logit of D(x) = P(real)
 
 
-def critic_loss(loss: str, score_real: Tensor, score_fake: Tensor) -> Tensor:
-    if loss in ("minimax", "ns"):
-        # the original judge maximises E log D(x) + E log(1 - D(G(z))); as a loss, with D = sigma(s):
-        # -log sigma(s) = softplus(-s), -log(1 - sigma(s)) = softplus(s), stable for any score
-        return F.softplus(-score_real).mean() + F.softplus(score_fake).mean()
-    if loss in WASSERSTEIN:
-        # the source's L1 = mean D(real) - mean D(fake), minimised by the critic: real scored low,
-        # fakes high; -L1 at the optimum (over 1-Lipschitz D) is the Wasserstein-1 distance
-        return score_real.mean() - score_fake.mean()
-    if loss == "hinge":
-        # max(0, 1 - D(x)) + max(0, 1 + D(G(z))): a margin, no gradient once a sample is beyond it
-        return F.relu(1 - score_real).mean() + F.relu(1 + score_fake).mean()
-    if loss == "lsgan":
-        # least squares towards targets 1 (real) and 0 (fake)
-        return 0.5 * ((score_real - 1) ** 2).mean() + 0.5 * (score_fake ** 2).mean()
-    raise ValueError(f"unknown loss {loss!r}; one of {', '.join(LOSSES)}")
+# --- the critic's losses: (score_real, score_fake) -> a scalar the critic minimises ---
+
+def critic_logistic(score_real: Tensor, score_fake: Tensor) -> Tensor:
+    # the original judge maximises E log D(x) + E log(1 - D(G(z))); as a loss, with D = sigma(s):
+    # -log sigma(s) = softplus(-s), -log(1 - sigma(s)) = softplus(s), stable for any score
+    return F.softplus(-score_real).mean() + F.softplus(score_fake).mean()
 
 
-def generator_loss(loss: str, score_fake: Tensor) -> Tensor:
-    if loss == "minimax":
-        # the zero-sum game itself: G minimises E log(1 - D(G(z))) = -E softplus(s).
-        # It saturates: when D rejects fakes confidently (s << 0) the gradient vanishes
-        return -F.softplus(score_fake).mean()
-    if loss == "ns":
-        # non-saturating: G minimises -E log D(G(z)); same fixed point, strong gradient while D wins
-        return F.softplus(-score_fake).mean()
-    if loss in WASSERSTEIN:
-        # the source's L2 = mean D(G(x)), minimised by G: move fakes to where the critic scores real images
-        return score_fake.mean()
-    if loss == "hinge":
-        return -score_fake.mean()
-    if loss == "lsgan":
-        return 0.5 * ((score_fake - 1) ** 2).mean()
-    raise ValueError(f"unknown loss {loss!r}; one of {', '.join(LOSSES)}")
+def critic_wasserstein(score_real: Tensor, score_fake: Tensor) -> Tensor:
+    # the source's L1 = mean D(real) - mean D(fake), minimised by the critic: real scored low,
+    # fakes high; -L1 at the optimum (over 1-Lipschitz D) is the Wasserstein-1 distance
+    return score_real.mean() - score_fake.mean()
+
+
+def critic_hinge(score_real: Tensor, score_fake: Tensor) -> Tensor:
+    # max(0, 1 - D(x)) + max(0, 1 + D(G(z))): a margin, no gradient once a sample is beyond it
+    return F.relu(1 - score_real).mean() + F.relu(1 + score_fake).mean()
+
+
+def critic_least_squares(score_real: Tensor, score_fake: Tensor) -> Tensor:
+    # least squares towards targets 1 (real) and 0 (fake)
+    return 0.5 * ((score_real - 1) ** 2).mean() + 0.5 * (score_fake ** 2).mean()
+
+
+# --- the generator's losses: score_fake -> a scalar G minimises ---
+
+def generator_minimax(score_fake: Tensor) -> Tensor:
+    # the zero-sum game itself: G minimises E log(1 - D(G(z))) = -E softplus(s).
+    # It saturates: when D rejects fakes confidently (s << 0) the gradient vanishes
+    return -F.softplus(score_fake).mean()
+
+
+def generator_non_saturating(score_fake: Tensor) -> Tensor:
+    # non-saturating: G minimises -E log D(G(z)); same fixed point, strong gradient while D wins
+    return F.softplus(-score_fake).mean()
+
+
+def generator_wasserstein(score_fake: Tensor) -> Tensor:
+    # the source's L2 = mean D(G(x)), minimised by G: move fakes to where the critic scores real images
+    return score_fake.mean()
+
+
+def generator_hinge(score_fake: Tensor) -> Tensor:
+    return -score_fake.mean()
+
+
+def generator_least_squares(score_fake: Tensor) -> Tensor:
+    return 0.5 * ((score_fake - 1) ** 2).mean()
+
+
+# loss name -> (the critic's loss, the generator's loss)
+FUNCTIONS: dict[str, tuple[Callable[[Tensor, Tensor], Tensor], Callable[[Tensor], Tensor]]] = {
+    "minimax": (critic_logistic, generator_minimax),
+    "ns": (critic_logistic, generator_non_saturating),
+    "wgan": (critic_wasserstein, generator_wasserstein),
+    "wgan-gp": (critic_wasserstein, generator_wasserstein),
+    "hinge": (critic_hinge, generator_hinge),
+    "lsgan": (critic_least_squares, generator_least_squares),
+}
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A loss resolved once: its name, its optimiser settings and its two functions.
+
+    With a critic, the critic minimises critic_loss(D(real), D(fake)) and G minimises generator_loss(D(G(z))).
+    Without one (critic_loss None), G minimises generator_loss(G(z), real) directly: a distance between batches."""
+    name: str
+    settings: LossConfig
+    critic_loss: Callable[[Tensor, Tensor], Tensor] | None
+    generator_loss: Callable[..., Tensor]
+
+    @property
+    def has_critic(self) -> bool:
+        return self.critic_loss is not None
+
+    @property
+    def probability(self) -> bool:
+        return self.name in PROBABILITY
+
+    def separation(self, score_real: Tensor, score_fake: Tensor) -> Tensor:
+        return separation(self.name, score_real, score_fake)
+
+
+def objective(name: str, settings: LossConfig) -> Objective:
+    if name not in FUNCTIONS:
+        raise ValueError(f"unknown loss {name!r}; one of {', '.join(LOSSES)}")
+    critic, generator = FUNCTIONS[name]
+    return Objective(name, settings, critic, generator)
 
 
 def separation(loss: str, score_real: Tensor, score_fake: Tensor) -> Tensor:

@@ -1,6 +1,6 @@
 """Resume after a kill: training state snapshots in a scratch folder that DVC never deletes.
 
-Owns: the key of a run (a hash of its params, input data and code: a different run can never resume
+Owns: the resume state of a run (TrainState), the key of a run (a hash of its params, input data and code: a different run can never resume
 someone else's state), capturing and restoring every RNG state, and the scratch entry of one run
 (its state file and a copy of its log folder, both replaced atomically, pruned when the run completes).
 Refuses: deciding when to checkpoint (the loop does) and what a run's params are (the stage does).
@@ -11,12 +11,38 @@ import hashlib
 import json
 import random
 import shutil
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from ganpipe.io import first_line
+
+
+@dataclass(frozen=True)
+class TrainState:
+    """Everything a killed run needs to continue bit for bit after `step`: the networks, the optimisers and every
+    RNG. Saved as a plain dict of tensors (to_dict), so it loads with torch.load(weights_only=True)."""
+    step: int
+    G: dict
+    D: dict | None               # None when the objective trains no critic
+    opt_g: dict
+    opt_d: dict | None
+    rng: dict                    # rng_state()
+    last_logged: dict | None     # the last logging step's values: what a divergence message quotes
+    G_ema: dict | None = None    # the averaged generator, when the plan keeps one
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}   # shallow: asdict() would copy every tensor
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainState":
+        if missing := {"step", "G", "opt_g", "rng"} - d.keys():
+            raise ValueError(f"lacks {', '.join(sorted(missing))}")
+        known = {f.name for f in fields(cls)}
+        return cls(**{"D": None, "opt_d": None, "last_logged": None, **{k: v for k, v in d.items() if k in known}})
 
 
 def run_key(params: dict[str, Any], files: list[Path]) -> str:
@@ -80,25 +106,25 @@ class Scratch:
         found = self._checkpoints()
         return found[-1] if found else None
 
-    def load(self) -> dict[str, Any] | None:
+    def load(self) -> TrainState | None:
         """The last complete checkpoint's state, or None when there is none (a fresh run)."""
         last = self.latest()
         if last is None:
             return None
         try:
-            return torch.load(last / "state.pt", map_location="cpu", weights_only=True)
+            return TrainState.from_dict(torch.load(last / "state.pt", map_location="cpu", weights_only=True))
         except Exception as e:
-            raise ValueError(f"{last / 'state.pt'}: unreadable resume state ({str(e).splitlines()[0]}); "
+            raise ValueError(f"{last / 'state.pt'}: unreadable resume state ({first_line(e)}); "
                              f"delete {self.dir} to start the run afresh") from None
 
-    def save(self, step: int, state: dict[str, Any], live_dir: Path | None = None) -> Path:
-        final = self.dir / f"{step:09d}"
-        tmp = self.dir / f".{step:09d}.tmp"
+    def save(self, state: TrainState, live_dir: Path | None = None) -> Path:
+        final = self.dir / f"{state.step:09d}"
+        tmp = self.dir / f".{state.step:09d}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         if live_dir is not None and Path(live_dir).is_dir():
             shutil.copytree(live_dir, tmp / "live")
-        torch.save(state, tmp / "state.pt")
+        torch.save(state.to_dict(), tmp / "state.pt")
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)
         for old in self._checkpoints():

@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from ganpipe.io import first_line
 from ganpipe.evaluation.registry import HEADLINE, METRICS, higher_is_better
 from ganpipe.reporting.figures import PANELS, fig_curves_overlay, fig_grids
 from ganpipe.reporting.page import Section, write_report
@@ -54,7 +55,7 @@ def experiments(repo: Path, params: Path, finished_only: bool = True) -> tuple[p
     try:
         rows = dvc.api.exp_show(str(repo))
     except Exception as e:
-        raise ValueError(f"cannot read the experiments of {repo}: {str(e).splitlines()[0]}") from None
+        raise ValueError(f"cannot read the experiments of {repo}: {first_line(e)}") from None
     param_names = list(flatten(YAML(typ="safe").load(params)))
     table = []
     for row in rows:
@@ -100,7 +101,7 @@ def read_grids(repo: Path, revs: dict[str, str | None], grid: str, log=print) ->
         try:
             grids[exp] = plt.imread(io.BytesIO(dvc.api.read(grid, repo=str(repo), rev=rev, mode="rb")), format="png")
         except Exception as e:
-            log(f"compare: no sample grid for {exp} ({str(e).splitlines()[0]})")
+            log(f"compare: no sample grid for {exp} ({first_line(e)})")
     return grids
 
 

@@ -115,7 +115,7 @@ def ladder_examples(arrays: dict[str, np.ndarray], levels: LadderConfig) -> dict
 def write(out: Path, i: Inputs) -> None:
     """reports/index.html (self-contained), report.md and figures/ of one run."""
     p, ev, views, rows, toy, grids = i.params, i.ev, i.views, i.ladder, i.toy, i.grids
-    obj = p.objective()
+    obj = p.loss_config()
     device = next((r.get("device", "?") for r in i.runs if r["stage"] == "train"), "?")
     weights = next((r.get("weights", "raw") for r in i.runs if r["stage"] == "generate"), "raw")
     worst = max(ev[k] / ev[f"{k}_floor"] for k in family("histogram") if ev[f"{k}_floor"] > 0)
@@ -124,10 +124,10 @@ def write(out: Path, i: Inputs) -> None:
                            "test images. Each “real” figure is the same metric for real images against the test set: the best a generator "
                            "can do at this n. Details and every other metric below.",
                 table=headline(ev, rows)),
-        Section("Samples", f"{p.report.max_grid} of the {len(i.samples):,} generated images (fixed seed {p.seed}), "
+        Section("Samples", f"{p.report.grid_images} of the {len(i.samples):,} generated images (fixed seed {p.seed}), "
                            "beside real test digits.",
-                figures=[("samples", fig_samples({"generated": i.samples[: p.report.max_grid],
-                                                  "real (MNIST test)": i.real[: p.report.max_grid]}))]),
+                figures=[("samples", fig_samples({"generated": i.samples[: p.report.grid_images],
+                                                  "real (MNIST test)": i.real[: p.report.grid_images]}))]),
         Section("Sample quality through the MNIST classifier",
                 f"A LeNet trained by the pipeline on the MNIST training set ({i.accuracy:.2%} test accuracy) looks at "
                 f"n = {ev['n']:,} generated and {ev['n_real']:,} real test images: its {ev['feature_dim']}-d "
@@ -161,7 +161,7 @@ def write(out: Path, i: Inputs) -> None:
                 "The source calls ½KL(P‖Q)+½KL(Q‖P) “JS”; that is the symmetrised KL (<code>pixel_sym_kl</code>), "
                 "not Jensen–Shannon (<code>pixel_js</code>, which uses the mixture M and never exceeds ln 2).",
                 table=metrics_table(ev, family("histogram"), rows)),
-        Section("Progression", f"The same fixed noise through the {'raw ' * (p.train.ema > 0)}generator every "
+        Section("Progression", f"The same fixed noise through the {'raw ' * (p.train.ema_decay > 0)}generator every "
                                f"{p.train.grid_every:,} steps: "
                                "a collapse shows as grids whose digits turn alike.",
                 figures=[("progression", fig_progression(grids))] if grids else []),
@@ -199,9 +199,9 @@ def write(out: Path, i: Inputs) -> None:
                 table=pd.DataFrame([{"stage": r["stage"], "wall time (s)": r["wall_s"], "started (UTC)": r["started"],
                                      "device": r.get("device", "—")} for r in i.runs])),
         Section("Params", "The values this report was made with (params.yaml; fetch settings omitted). "
-                          f"<code>objective</code> is what the {p.loss} loss resolved to: its defaults under "
-                          "<code>losses</code>, overridden by <code>lr</code> and <code>optim</code>.",
-                table=pd.DataFrame(flatten({**p.model_dump(exclude={"fetch", "losses", "optim", "lr"}),
+                          f"<code>objective</code> is what the {p.loss} loss resolved to: its values under "
+                          "<code>losses</code>, with the top-level <code>lr</code> in place of its own when set.",
+                table=pd.DataFrame(flatten({**p.model_dump(exclude={"fetch", "losses", "lr"}),
                                             "objective": obj.model_dump()}).items(), columns=["param", "value"])),
     ]
 

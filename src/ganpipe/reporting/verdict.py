@@ -77,6 +77,7 @@ def scored(weights: str, train: TrainConfig) -> str:
     """Which generator the samples came from, in one sentence."""
     if weights != "ema":
         return "Scored: the raw generator (its weights after the last step)."
-    stats = (f"batch-norm statistics recomputed over {train.ema_standing} batches of noise" if train.ema_standing
+    stats = (f"batch-norm statistics recomputed over {train.ema_standing_batches} batches of noise"
+             if train.ema_standing_batches
              else "batch-norm statistics of the raw generator")
-    return f"Scored: the averaged generator (EMA of the weights, decay {train.ema:g}; {stats})."
+    return f"Scored: the averaged generator (EMA of the weights, decay {train.ema_decay:g}; {stats})."
