@@ -44,6 +44,8 @@ def load_generator(ckpt: dict, device: torch.device, *, ema: bool = True) -> Loa
 def load_generator_file(path: Path, device: torch.device, *, ema: bool = True) -> Loaded:
     """generator.pt -> (G in eval mode, its config, which weights); a corrupt, unsafe or foreign file is a one-line
     ValueError."""
+    if Path(path).is_file() and Path(path).stat().st_size == 0:
+        raise ValueError(f"{path}: cannot load checkpoint: the file is empty")
     try:
         return load_generator(torch.load(path, map_location=device, weights_only=True), device, ema=ema)
     except Exception as e:

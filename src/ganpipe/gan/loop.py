@@ -180,13 +180,8 @@ def fit(plan: TrainPlan, G: nn.Module, D: nn.Module | None, *, real: Sampler, no
     step, before any checkpoint could record it. Passing a checkpoint's `state` back resumes after its step, bit for
     bit. `ema`: a given average of G (bench's observers); by default one of plan.ema_decay when it is > 0.
     """
-    G = G.to(plan.device)
-    D = D.to(plan.device) if D is not None else None
+    G, D = _placed(plan, G), _placed(plan, D) if D is not None else None
     set_precision(plan.precision)
-    if plan.channels_last:
-        for net in (G, D):
-            if net is not None:
-                net.to(memory_format=torch.channels_last)
     if ema is None and plan.ema_decay > 0:
         ema = EMA(G, plan.ema_decay)
     opt_g = make_optimizer(G.parameters(), plan)
@@ -204,10 +199,7 @@ def fit(plan: TrainPlan, G: nn.Module, D: nn.Module | None, *, real: Sampler, no
         one.draw(real, noise, generator)
         run()
         if step % plan.log_every == 0 or step == plan.steps:   # .item() only here: each one is a device sync
-            first_bad = one.first_bad.tolist()
-            if any(first_bad):
-                raise Diverged(_divergence_message(first_bad, last_logged))
-            values = {"loss_d": one.loss_d.item(), "loss_g": one.loss_g.item(), "gradnorm_g": one.gradnorm_g.item()}
+            values = _checked_values(one, last_logged)
             if D is not None:
                 values.update(_critic_diagnostics(plan, G, D, diagnostic, noise, generator))
             callbacks.log(step, values)
@@ -223,6 +215,19 @@ def fit(plan: TrainPlan, G: nn.Module, D: nn.Module | None, *, real: Sampler, no
         D.requires_grad_(True)
         D.eval()
     return Nets(G, D, ema.model.eval() if ema is not None else None)
+
+
+def _placed(plan: TrainPlan, net: nn.Module) -> nn.Module:
+    net = net.to(plan.device)
+    return net.to(memory_format=torch.channels_last) if plan.channels_last else net
+
+
+def _checked_values(one: Step, last_logged: dict | None) -> dict[str, float]:
+    """The step's losses and G's gradient norm; Diverged if a loss went non-finite since the last logging step."""
+    first_bad = one.first_bad.tolist()
+    if any(first_bad):
+        raise Diverged(_divergence_message(first_bad, last_logged))
+    return {"loss_d": one.loss_d.item(), "loss_g": one.loss_g.item(), "gradnorm_g": one.gradnorm_g.item()}
 
 
 def _restore(state: TrainState, G, D, opt_g, opt_d, ema: EMA | None, generator: torch.Generator) -> None:

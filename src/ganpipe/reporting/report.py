@@ -112,14 +112,11 @@ def ladder_examples(arrays: dict[str, np.ndarray], levels: LadderConfig) -> dict
             for kind in KINDS}
 
 
-def write(out: Path, i: Inputs) -> None:
-    """reports/index.html (self-contained), report.md and figures/ of one run."""
-    p, ev, views, rows, toy, grids = i.params, i.ev, i.views, i.ladder, i.toy, i.grids
-    obj = p.loss_config()
-    device = next((r.get("device", "?") for r in i.runs if r["stage"] == "train"), "?")
+def _quality_sections(i: Inputs) -> list[Section]:
+    """The verdict, the samples, the feature metrics and the ladder that reads them."""
+    p, ev, rows = i.params, i.ev, i.ladder
     weights = next((r.get("weights", "raw") for r in i.runs if r["stage"] == "generate"), "raw")
-    worst = max(ev[k] / ev[f"{k}_floor"] for k in family("histogram") if ev[f"{k}_floor"] > 0)
-    sections = [
+    return [
         Section("Verdict", f"{scored(weights, p.train)} n = {ev['n']:,} samples against the {ev['n_real']:,} real "
                            "test images. Each “real” figure is the same metric for real images against the test set: the best a generator "
                            "can do at this n. Details and every other metric below.",
@@ -148,6 +145,14 @@ def write(out: Path, i: Inputs) -> None:
                 "classifier's features react to shape.",
                 figures=[("ladder", fig_ladder(pd.DataFrame(rows), ev, LADDER)),
                          ("ladder_examples", fig_ladder_examples(ladder_examples(i.ladder_examples, p.ladder)))]),
+    ]
+
+
+def _histogram_sections(i: Inputs) -> list[Section]:
+    """Classes and the pixel histograms: the source's method beside its floors."""
+    ev, views, rows = i.ev, i.views, i.ladder
+    worst = max(ev[k] / ev[f"{k}_floor"] for k in family("histogram") if ev[f"{k}_floor"] > 0)
+    return [
         Section("Classes", "How the classifier labels the generated images, against the real test set: a missing "
                            f"or rare class is mode collapse. class_js = {ev['class_js']:.4g} nats (floor "
                            f"{ev['class_js_floor']:.3g}); modes = {ev['modes']} of {CLASSES}.",
@@ -161,6 +166,13 @@ def write(out: Path, i: Inputs) -> None:
                 "The source calls ½KL(P‖Q)+½KL(Q‖P) “JS”; that is the symmetrised KL (<code>pixel_sym_kl</code>), "
                 "not Jensen–Shannon (<code>pixel_js</code>, which uses the mixture M and never exceeds ln 2).",
                 table=metrics_table(ev, family("histogram"), rows)),
+    ]
+
+
+def _training_sections(i: Inputs) -> list[Section]:
+    """How training went: the progression, the diagnostics, and where the pixels differ."""
+    p, views, grids = i.params, i.views, i.grids
+    return [
         Section("Progression", f"The same fixed noise through the {'raw ' * (p.train.ema_decay > 0)}generator every "
                                f"{p.train.grid_every:,} steps: "
                                "a collapse shows as grids whose digits turn alike.",
@@ -185,6 +197,14 @@ def write(out: Path, i: Inputs) -> None:
         Section("Where the pixels differ", "JS between the real and generated intensity histograms at each of "
                                            "the 784 positions; its mean is perpixel_js_mean.",
                 figures=[("perpixel_js", fig_heatmap(views["perpixel_js"], "per-position JS"))]),
+    ]
+
+
+def _run_sections(i: Inputs) -> list[Section]:
+    """The 1-D toy, the run facts and the params."""
+    p, toy = i.params, i.toy
+    device = next((r.get("device", "?") for r in i.runs if r["stage"] == "train"), "?")
+    return [
         Section("The 1-D toy: U[0, 1] → N(0, 1)",
                 f"The source's example, trained with the same loss ({p.loss}) for {p.toy.steps:,} steps on n = "
                 f"{toy['n']:,} outputs. The exact map is Φ⁻¹, the inverse normal CDF, but Φ⁻¹(1 − u) and many others "
@@ -202,11 +222,17 @@ def write(out: Path, i: Inputs) -> None:
                           f"<code>objective</code> is what the {p.loss} loss resolved to: its values under "
                           "<code>losses</code>, with the top-level <code>lr</code> in place of its own when set.",
                 table=pd.DataFrame(flatten({**p.model_dump(exclude={"fetch", "losses", "lr"}),
-                                            "objective": obj.model_dump()}).items(), columns=["param", "value"])),
+                                            "objective": p.loss_config().model_dump()}).items(), columns=["param", "value"])),
     ]
 
+
+def write(out: Path, i: Inputs) -> None:
+    """reports/index.html (self-contained), report.md and figures/ of one run."""
+    p = i.params
+    obj = p.loss_config()
+    sections = _quality_sections(i) + _histogram_sections(i) + _training_sections(i) + _run_sections(i)
     write_report(out, "ganpipe report", f"{p.model.arch} with the {p.loss} loss, {obj.optimizer} lr {obj.lr:g}, "
                                         f"{obj.critic_steps} critic step(s) per generator step, {p.train.steps:,} "
                                         f"steps, seed {p.seed}", sections, p.report.dpi,
-                 warnings=warnings(ev, rows, i.accuracy, target=p.report.classifier_target,
+                 warnings=warnings(i.ev, i.ladder, i.accuracy, target=p.report.classifier_target,
                                    warn_ratio=p.report.warn_ratio))
