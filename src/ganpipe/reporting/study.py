@@ -123,18 +123,34 @@ def study(repo: Path, params: Path, metric: str, seed_params: list[str], level: 
     groups = table["group"].tolist()
     summaries = {k: table if k == metric else summarise(scored, k, level) for k in HEADLINE if k in scored.columns}
     revs = revisions(scored)
-    history = read_curves(repo, revs, curves)
-    curve_figs = []
+    curve_figs = _curve_figures(scored, groups, read_curves(repo, revs, curves))
+    medians = {group: median_run(scored[scored["group"] == group], metric) for group in groups}
+    grids = read_grids(repo, {m: revs[m] for m in medians.values()}, grid, log)
+    grids = {f"{group}\n({scored.set_index('experiment').loc[m, 'seeds']})": grids[m]
+             for group, m in medians.items() if m in grids}
+    sections = _sections(table, summaries, scored, missing, metric, seed_params, level, curve_figs, grids)
+    write_report(out, "ganpipe: a study over seeds",
+                 f"{count(len(scored), 'run')} in {count(len(groups), 'group')}, of {repo.resolve().name}",
+                 sections, dpi, html_name="study.html", md_name="study.md", fig_dir="study_figures")
+    return table
+
+
+def _curve_figures(scored: pd.DataFrame, groups: list[str], history: pd.DataFrame) -> list[tuple]:
+    """(stem, figure, group) for each group with a DVCLive history, its seeds overlaid."""
+    figs = []
     for i, group in enumerate(groups):
         g = scored[scored["group"] == group]
         h = history[history["experiment"].isin(g["experiment"])]
         if not h.empty:
             h = h.assign(experiment=h["experiment"].map(dict(zip(g["experiment"], g["seeds"]))))
-            curve_figs.append((f"curves_{i + 1}", fig_curves_overlay(h, CURVE_METRICS), group))
-    medians = {group: median_run(scored[scored["group"] == group], metric) for group in groups}
-    grids = read_grids(repo, {m: revs[m] for m in medians.values()}, grid, log)
-    grids = {f"{group}\n({scored.set_index('experiment').loc[m, 'seeds']})": grids[m]
-             for group, m in medians.items() if m in grids}
+            figs.append((f"curves_{i + 1}", fig_curves_overlay(h, CURVE_METRICS), group))
+    return figs
+
+
+def _sections(table: pd.DataFrame, summaries: dict, scored: pd.DataFrame, missing: pd.DataFrame, metric: str,
+              seed_params: list[str], level: float, curve_figs: list[tuple], grids: dict) -> list[Section]:
+    """The study page: the ranking, every headline metric, the seeds, the curves, the samples, what has no value."""
+    groups = table["group"].tolist()
     meaning = METRICS[metric].meaning if metric in METRICS else ""
     shown = table.rename(columns={"lo": f"{level:.0%} lo", "hi": f"{level:.0%} hi"})
     close = [f"{a} and {b}" for i, a in enumerate(groups) for b in groups[i + 1:]
@@ -165,10 +181,7 @@ def study(repo: Path, params: Path, metric: str, seed_params: list[str], level: 
                                 "failed, or outputs not in the cache).",
                                 table=missing[["experiment", "group", "seeds"]
                                               + (["State"] if "State" in missing else [])].reset_index(drop=True)))
-    write_report(out, "ganpipe: a study over seeds",
-                 f"{count(len(scored), 'run')} in {count(len(groups), 'group')}, of {repo.resolve().name}",
-                 sections, dpi, html_name="study.html", md_name="study.md", fig_dir="study_figures")
-    return table
+    return sections
 
 
 def count(n: int, noun: str) -> str:
