@@ -24,6 +24,7 @@ from ganpipe.config import ParamsError, load_params_with
 from ganpipe.data.arrays import load_mnist, save_grid_png
 from ganpipe.evaluation import classifier as clf
 from ganpipe.gan.checkpoint import checkpoint
+from ganpipe.gan.loop import Callbacks
 from ganpipe.gan.plan import mnist_plan
 from ganpipe.io import save_torch
 from ganpipe.runtime import device_name, resolve_device, seed_everything, set_threads
@@ -65,9 +66,10 @@ def main(
     set_threads(p.train.threads)
     mnist = load_mnist(data)
     history: list[dict[str, float]] = []
-    clock = StepClock(dev, warmup, plan.steps, log=lambda step, values: history.append({"step": step, **values}))
+    clock = StepClock(dev, warmup, plan.steps)
+    callbacks = Callbacks(log=lambda step, values: history.append({"step": step, **values}), on_step=clock)
     t0 = time.perf_counter()
-    nets = fit_mnist(plan, mnist, p, generator=seed_everything(p.seed, dev), callbacks=clock)
+    nets = fit_mnist(plan, mnist, p, generator=seed_everything(p.seed, dev), callbacks=callbacks)
     wall = time.perf_counter() - t0
     steps_per_s = clock.steps_per_s()
     critic_steps = plan.objective.settings.critic_steps

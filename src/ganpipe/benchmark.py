@@ -32,17 +32,15 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-class StepClock(Callbacks):
-    """Callbacks whose on_step marks the time at step `warmup` and at step `last`, each after a device sync, so
-    `steps_per_s()` covers exactly the steps between them. `log` (optional) receives the loop's logged values."""
+class StepClock:
+    """The loop's on_step (`Callbacks(on_step=clock)`): marks the time at step `warmup` and at step `last`, each
+    after a device sync, so `steps_per_s()` covers exactly the steps between them."""
 
-    def __init__(self, device: torch.device, warmup: int, last: int, log=None):
+    def __init__(self, device: torch.device, warmup: int, last: int):
         self.device, self.warmup, self.last = device, warmup, last
         self.marks: dict[int, float] = {}
-        if log is not None:
-            self.log = log
 
-    def on_step(self, step: int) -> None:
+    def __call__(self, step: int) -> None:
         if step in (self.warmup, self.last):
             sync(self.device)
             self.marks[step] = time.perf_counter()
