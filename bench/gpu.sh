@@ -16,11 +16,12 @@ out=${1:?usage: bash bench/gpu.sh OUT_DIR [PYTHON]}
 py=${2:-python3}
 export PYTHONUNBUFFERED=1
 if [ -d .whl ]; then
-  "$py" -m pip install --quiet --disable-pip-version-check --no-build-isolation --no-index --find-links .whl -e .
+  "$py" -m pip install --quiet --disable-pip-version-check --no-build-isolation --no-index --find-links .whl \
+    -e .
 else
   "$py" -m pip install --quiet --disable-pip-version-check --no-build-isolation --no-deps -e .
 fi || { echo "gpu.sh: could not install the package (pip install -e .)" >&2; exit 1; }
-"$py" -c "import ganpipe.benchmark" || { echo "gpu.sh: the package does not import (a dependency missing?)" >&2; exit 1; }
+"$py" -c "import ganpipe.benchmark" || { echo "gpu.sh: the package does not import (missing dependency?)" >&2; exit 1; }
 mkdir -p "$out"
 nvidia-smi -L > "$out/speed.log" 2>&1
 timeout 330 "$py" bench/speed.py --device cuda --repeat 2 --out "$out/speed_gpu.json" \

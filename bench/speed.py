@@ -127,7 +127,8 @@ def project(mnist: dict, base: Settings, batch: int, steps: int, warmup: int, de
     compile: graph (train.cuda_graph on) or none (off); flags: nhwc (channels-last weights and activations, else
     NCHW), compile (torch.compile of G and D; its compilation falls in the warm-up only if `warmup` covers it)."""
     p = with_overrides(base.params, {**base.overrides, "train.steps": steps, "train.batch_size": batch,
-                                     "train.precision": precision, "train.cuda_graph": "on" if compile == "graph" else "off",
+                                     "train.precision": precision,
+                                     "train.cuda_graph": "on" if compile == "graph" else "off",
                                      "train.channels_last": "nhwc" in flags})
     plan = mnist_plan(p, device)
     clock = StepClock(device, warmup, steps)
@@ -224,7 +225,8 @@ def main(
 ) -> None:
     dev = resolve_device(device)
     if not variants:
-        variants = "fp32/none,bf16/graph,bf16/graph/nhwc" if dev.type == "cuda" else "fp32/none,bf16/none,bf16/none/nhwc"
+        variants = ("fp32/none,bf16/graph,bf16/graph/nhwc" if dev.type == "cuda"
+                    else "fp32/none,bf16/none,bf16/none/nhwc")
     parsed = [parse_variant(v.strip()) for v in variants.split(",")]
     profiled_flags = parse_flags(profile_flags.split("/") if profile_flags else [], "--profile-flags")
     base = Settings(params, {**BENCH, "loss": loss, "model.arch": arch, "model.dim": dim, "train.device": dev.type})
