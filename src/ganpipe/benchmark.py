@@ -22,7 +22,7 @@ from ganpipe.gan.loop import Callbacks, Nets, fit
 from ganpipe.gan.networks import build_generator
 from ganpipe.gan.plan import TrainPlan
 from ganpipe.gan.session import critic_for, samplers
-from ganpipe.runtime import seed_everything
+from ganpipe.runtime import seed_everything, set_threads
 
 CPU = torch.device("cpu")
 
@@ -69,9 +69,15 @@ def fit_mnist(plan: TrainPlan, mnist: dict[str, np.ndarray], p: Params, *, gener
 
 
 def sample(G: nn.Module, model_cfg: ModelConfig, p: Params) -> np.ndarray:
-    """evaluate.samples images of G, drawn on the CPU from noise seeded by `seed`, as the generate stage draws them."""
+    """evaluate.samples images of G, drawn as the generate stage draws them: on the CPU on one thread (on more, the
+    rounding to uint8 can differ), from noise seeded by `seed`. The caller's thread count is restored after."""
     G = G.to(CPU).eval()
-    return generate_images(G, model_cfg, p.evaluate.samples, generator=seed_everything(p.seed, CPU), device=CPU)
+    threads = torch.get_num_threads()
+    set_threads(1)
+    try:
+        return generate_images(G, model_cfg, p.evaluate.samples, generator=seed_everything(p.seed, CPU), device=CPU)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def score_generator(G: nn.Module, model_cfg: ModelConfig, p: Params, classifier: nn.Module, clf_cfg: ClassifierConfig,
