@@ -3,13 +3,14 @@ budgets and scores each as the evaluate stage does, to choose the pipeline's def
 
 Not a test: it prints a table and writes JSON, and asserts nothing. For each candidate and seed, one run trains
 until the largest budget; at each budget the generator is copied aside (the copy's time is not counted) and,
-after training, sampled (n = generate.n on the CPU, seed `seed`) and scored with the pipeline's classifier
-against the real test set: FLD, precision, recall, density, coverage, modes, KID, IS (scorecard.feature_metrics,
-the function evaluate calls). Every run keeps an EMA of its generator (decay: the first of --ema), which never
-touches the training itself, so each run is scored three ways:
+after training, sampled as the generate stage samples (n = evaluate.samples on the CPU, seed `seed`) and scored
+with the pipeline's classifier against the real test set by the evaluate stage's own scorecard
+(scorecard.scorecard: every key of metrics/eval.json goes into the rows, their floors into "floor"; FLD,
+precision, recall, density, coverage and modes are printed). Every run keeps an EMA of its generator (decay: the
+first of --ema), which never touches the training itself, so each run is scored three ways:
 
   raw           the generator's own weights
-  ema           the averaged weights, batch-norm statistics recomputed (train.ema_standing batches)
+  ema           the averaged weights, batch-norm statistics recomputed (train.ema_standing_batches)
   ema_copied    the averaged weights with the raw generator's batch-norm statistics (largest budget only)
 
 Further decays in --ema ride along as more observers, scored as `ema@<decay>` with recomputed statistics.
@@ -27,27 +28,22 @@ import copy
 import json
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Annotated
 
 import torch
 import typer
-from ruamel.yaml import YAML
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))  # runnable without installing the package
-
-from ganpipe.config import Params  # noqa: E402
-from ganpipe.data.arrays import load_mnist, to_model_range  # noqa: E402
-from ganpipe.evaluation import classifier as clf  # noqa: E402
-from ganpipe.evaluation.scorecard import embed_set, feature_metrics, real_sets  # noqa: E402
-from ganpipe.gan.checkpoint import generate_images  # noqa: E402
-from ganpipe.gan.ema import EMA, standing_stats_from_noise  # noqa: E402
-from ganpipe.gan.loop import critic_for, fit_mnist  # noqa: E402
-from ganpipe.gan.networks import build_generator  # noqa: E402
-from ganpipe.runtime import device_name, seed_everything, set_threads  # noqa: E402
+from ganpipe.benchmark import CPU, fit_mnist, mnist_nets, score_generator
+from ganpipe.config import Params, ParamsError, load_params_with
+from ganpipe.data.arrays import load_mnist
+from ganpipe.evaluation import classifier as clf
+from ganpipe.gan.ema import EMA, standing_stats_from_noise
+from ganpipe.gan.loop import Callbacks
+from ganpipe.gan.networks import build_generator
+from ganpipe.gan.plan import mnist_plan
+from ganpipe.runtime import device_name, seed_everything, set_threads
 
 # The pipeline's default before issue 14 (ns, no spectral norm, fp32, NCHW), which every candidate starts from;
 # hinge-sn-fast won, and params.yaml's default is it now (bench/NOTES.md).
@@ -67,21 +63,18 @@ CANDIDATES: dict[str, dict[str, object]] = {name: {**BEFORE, **own} for name, ow
 SHOWN = ("fld", "precision", "recall", "density", "coverage", "modes")
 
 
-def params_with(base: dict, overrides: dict[str, object], seed: int) -> Params:
-    raw = copy.deepcopy(base)
-    for key, value in {**overrides, "seed": seed}.items():
-        *path, last = key.split(".")
-        node = raw
-        for part in path:
-            node = node[part]
-        if last not in node:
-            raise typer.BadParameter(f"{key}: no such param in params.yaml")
-        node[last] = value
-    return Params.model_validate(raw)
+def params_with(params: Path, overrides: dict[str, object], seed: int) -> Params:
+    """params.yaml with a candidate's overrides and the seed, as `dvc exp run -S` would set them (each value
+    written as JSON, which YAML reads back as written), on the CPU, trained until the largest budget stops it."""
+    values = {**overrides, "seed": seed, "train.device": "cpu", "train.steps": 10**9, "train.checkpoint_every": 0}
+    try:
+        return load_params_with(params, {key: json.dumps(value) for key, value in values.items()})
+    except ParamsError as e:
+        raise typer.BadParameter(str(e), param_hint="--params") from None
 
 
 class Budgets:
-    """on_step callback: updates the extra EMA observers; at each budget (seconds of training, snapshots excluded)
+    """The loop's on_step: updates the extra EMA observers; at each budget (seconds of training, snapshots excluded)
     copies G, D and every EMA aside; after the last, stops the run."""
 
     class Done(Exception):
@@ -109,35 +102,29 @@ class Budgets:
             raise Budgets.Done
 
 
-def score_weights(state: dict, p: Params, model, real_test, *, standing: bool) -> dict[str, float]:
-    cpu = torch.device("cpu")
+def score_weights(state: dict, p: Params, model, clf_cfg, mnist: dict, *, standing: bool) -> dict[str, float]:
+    """Weights as the generate stage would sample them, scored as the evaluate stage scores them."""
     G = build_generator(p.model)
     G.load_state_dict(state)
     if standing:   # as the train stage does
-        standing_stats_from_noise(G, p.model, batches=p.train.ema_standing, batch_size=p.train.batch_size,
-                                  seed=p.seed, device=cpu)
-    G.eval()
-    images = generate_images(G, p.model, p.generate.n, generator=seed_everything(p.seed, cpu), device=cpu)
-    return feature_metrics(real_test, embed_set(model, images), p.evaluate)
+        standing_stats_from_noise(G, p.model, batches=p.train.ema_standing_batches, batch_size=p.train.batch_size,
+                                  seed=p.seed, device=CPU)
+    return score_generator(G, p.model, p, model, clf_cfg, mnist)
 
 
-def run_one(name: str, p: Params, mnist: dict, ema_decays: list[float], budgets: list[float], model, real_test,
-            keep: Path | None = None) -> dict:
-    dev = torch.device("cpu")
+def run_one(name: str, p: Params, mnist: dict, ema_decays: list[float], budgets: list[float], model, clf_cfg,
+            keep: Path | None = None) -> tuple[dict, dict[str, float]]:
+    """One candidate at one seed: its rows, and the real-vs-real floors its scores were read against."""
     set_threads(p.train.threads)
-    rng = seed_everything(p.seed, dev)
-    images = to_model_range(mnist["x_train"])
-    held_out = to_model_range(mnist["x_test"][:p.train.held_out])
-    G = build_generator(p.model)
-    if p.train.channels_last:
+    rng = seed_everything(p.seed, CPU)
+    plan = mnist_plan(p, CPU)
+    G, D = nets = mnist_nets(p)   # where the train stage builds them: the same random init
+    if plan.channels_last:   # before the averages copy G, so they share its layout
         G.to(memory_format=torch.channels_last)
     emas = [EMA(G, d) for d in ema_decays]
-    D = critic_for(p.model, p.loss)   # where fit_mnist would build it: the same random init
     clock = Budgets(budgets, G, D, emas, p.train.batch_size)
-    cfg = p.train.model_copy(update={"steps": 10**9, "checkpoint_every": 0, "ema": 0.0})
     try:
-        fit_mnist(images, held_out, model_cfg=p.model, loss=p.loss, obj=p.objective(), cfg=cfg, device=dev,
-                  generator=rng, on_step=clock, G=G, D=D, ema=emas[0])
+        fit_mnist(plan, mnist, p, generator=rng, callbacks=Callbacks(on_step=clock), nets=nets, ema=emas[0])
     except Budgets.Done:
         pass
     if keep is not None:   # every snapshot's networks, for later probes (the EMA as kept: raw batch-norm statistics)
@@ -146,21 +133,23 @@ def run_one(name: str, p: Params, mnist: dict, ema_decays: list[float], budgets:
             torch.save({"generator": snap["G"], "generator_ema": snap["G_ema"][0], "critic": snap["D"],
                         "model_config": p.model.model_dump(), "loss": p.loss, "steps": snap["steps"]},
                        keep / f"{name}_s{p.seed}_{snap['budget_s']:.0f}s.pt")
-    rows = []
+    rows, floor = [], {}
     for i, snap in enumerate(clock.snapshots):
         variants = {"raw": (snap["G"], False), "ema": (snap["G_ema"][0], True)}
         variants.update({f"ema@{d:g}": (state, True) for d, state in zip(ema_decays[1:], snap["G_ema"][1:])})
         if i == len(clock.snapshots) - 1:
             variants["ema_copied"] = (snap["G_ema"][0], False)
         for weights, (state, standing) in variants.items():
-            m = score_weights(state, p, model, real_test, standing=standing)
+            scored = score_weights(state, p, model, clf_cfg, mnist, standing=standing)
+            floor = {k.removesuffix("_floor"): v for k, v in scored.items() if k.endswith("_floor")}
+            m = {k: v for k, v in scored.items() if not k.endswith("_floor")}
             rows.append({"budget_s": snap["budget_s"], "train_s": snap["train_s"], "steps": snap["steps"],
                          "images": snap["images"], "weights": weights, **m})
             print(f"  {name:14s} seed {p.seed}  {snap['budget_s']:5.0f} s  {snap['steps']:6d} steps  {weights:10s} "
                   + "  ".join(f"{k} {m[k]:.4g}" for k in SHOWN), flush=True)
     return {"candidate": name, "seed": p.seed, "overrides": CANDIDATES.get(name, {}), "ema_decay": ema_decays[0],
             **({"ema_extra": ema_decays[1:]} if len(ema_decays) > 1 else {}),
-            "ema_standing": p.train.ema_standing, "rows": rows}
+            "ema_standing": p.train.ema_standing_batches, "rows": rows}, floor
 
 
 def markdown(result: dict) -> str:
@@ -244,7 +233,7 @@ def plot(results: dict[str, dict], names: list[str], weights: str, out: Path) ->
 
 def main(
     out: Annotated[Path, typer.Option(help="JSON of every row; merged by (candidate, seed)")] =
-        ROOT / "bench/results/cpu_quality.json",
+        Path("bench/results/cpu_quality.json"),
     only: Annotated[str, typer.Option(help="comma-separated candidates (default: all)")] = "",
     seeds: Annotated[str, typer.Option(help="comma-separated seeds")] = "0,1",
     budgets: Annotated[str, typer.Option(help="comma-separated training budgets in seconds")] = "120,240,420",
@@ -256,10 +245,10 @@ def main(
                                                  "time from --out and --also into this PNG, and exit")] = None,
     also: Annotated[list[Path], typer.Option(help="another result JSON for --plot (repeatable)")] = [],
     weights: Annotated[str, typer.Option(help="the scoring --plot draws: raw or ema")] = "ema",
-    data: Annotated[Path, typer.Option(help="mnist.npz from the fetch stage")] = ROOT / "data/mnist/mnist.npz",
+    data: Annotated[Path, typer.Option(help="mnist.npz from the fetch stage")] = Path("data/mnist/mnist.npz"),
     classifier: Annotated[Path, typer.Option(help="classifier.pt from the classifier stage")] =
-        ROOT / "models/classifier.pt",
-    params: Annotated[Path, typer.Option(help="the base params")] = ROOT / "params.yaml",
+        Path("models/classifier.pt"),
+    params: Annotated[Path, typer.Option(help="the base params")] = Path("params.yaml"),
 ) -> None:
     names = [n for n in only.split(",") if n] or list(CANDIDATES)
     if unknown := sorted(set(names) - set(CANDIDATES)):
@@ -275,31 +264,30 @@ def main(
         plot({path.stem: json.loads(path.read_text()) for path in [out, *also]}, names, weights, plot_to)
         print(f"-> {plot_to}")
         return
-    base = YAML(typ="safe").load(params)
     seed_list = [int(s) for s in seeds.split(",")]
     budget_list = [float(b) for b in budgets.split(",")]
     decays = [float(d) for d in ema.split(",")]
     if bad := [d for d in decays if not 0 < d < 1]:
         raise typer.BadParameter(f"EMA decays must lie in (0, 1), got {bad}", param_hint="--ema")
+    plans = {(name, seed): params_with(params, CANDIDATES[name], seed) for seed in seed_list for name in names}
     result = json.loads(out.read_text()) if out.is_file() else {}
     result.update({"benchmark": "quality", "device": None, "torch": torch.__version__,
                    "python": platform.python_version(), "budgets_s": budget_list})
     runs = {(r["candidate"], r["seed"]): r for r in result.get("runs", [])}
     set_threads(0)
-    result["device"] = device_name(torch.device("cpu"))
+    result["device"] = device_name(CPU)
     mnist = load_mnist(data)
     model, clf_cfg = clf.load_file(classifier)
-    p0 = params_with(base, {}, 0)
-    real_test, real_ref = real_sets(model, clf_cfg, mnist, p0.generate.n, p0.evaluate.seed)
-    result["floor"] = feature_metrics(real_test, real_ref, p0.evaluate)
-    print(f"{result['device']}, torch {torch.__version__}; floor: "
-          + "  ".join(f"{k} {result['floor'][k]:.4g}" for k in SHOWN), flush=True)
+    print(f"{result['device']}, torch {torch.__version__}", flush=True)
     for seed in seed_list:
         for name in names:
             if (name, seed) in runs and not redo:
                 continue
-            p = params_with(base, CANDIDATES[name], seed)
-            runs[(name, seed)] = run_one(name, p, mnist, decays, budget_list, model, real_test, keep)
+            runs[(name, seed)], floor = run_one(name, plans[(name, seed)], mnist, decays, budget_list, model, clf_cfg,
+                                                keep)
+            if floor and "floor" not in result:   # real vs real: the same for every run (evaluate.seed, n)
+                print("floor: " + "  ".join(f"{k} {floor[k]:.4g}" for k in SHOWN), flush=True)
+            result["floor"] = floor or result.get("floor", {})
             result["runs"] = list(runs.values())
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps(result, indent=2) + "\n")   # after each run: partial figures survive

@@ -2,15 +2,17 @@
 side, in one process.
 
 Not a test: it prints a table and writes JSON, and asserts nothing about speed. Every loop trains the same
-network (the WGAN-GP paper's MNIST dcgan by default: 5x5 convolutions, DIM=64) with one loss (--loss, its
-objective from params.yaml's `losses`; WGAN-GP by default: 5 critic steps per generator step), on one device:
+network (the WGAN-GP paper's MNIST dcgan by default: 5x5 convolutions, DIM=64, no spectral norm) with one loss
+(--loss, its values from params.yaml's `losses`; WGAN-GP by default: 5 critic steps per generator step), on one
+device. The project's loop runs on params.yaml with those settings as `-S` overrides (config.load_params_with),
+its plan from gan.plan.mnist_plan, set up as the train stage sets it up (ganpipe.benchmark.fit_mnist):
 
   naive     what public example code does (WGAN-GP only): a DataLoader over the training set (shuffled, on the
             host), each batch copied to the device, eager fp32 under torch's default settings, the losses read
             with .item() every step to print them
-  project   ganpipe.gan.loop.fit_mnist, as the train stage calls it (diagnostics every train.log_every steps
-            included), for each train.precision x train.compile variant, with flags: nhwc (train.channels_last),
-            fuse (Step's fewer-kernel critic update) and compile (torch.compile of both networks; not with a
+  project   ganpipe.gan.loop.fit, as the train stage calls it (diagnostics every 50 steps included, no
+            average of G, no checkpoints), for each train.precision x train.cuda_graph variant, with flags: nhwc
+            (train.channels_last; without it NCHW) and compile (torch.compile of both networks; not with a
             gradient penalty, whose double backward compiled code refuses), at each thread count of --threads
 
 "img/s" counts real images consumed by the critic per second: batch x critic steps per generator step.
@@ -18,32 +20,47 @@ objective from params.yaml's `losses`; WGAN-GP by default: 5 critic steps per ge
     python bench/speed.py --device cuda --out bench/results/h100_speed.json   (bash bench/gpu.sh runs it)
     python bench/speed.py --device cpu --loss ns --dim 32 --batches 64 --threads 2,1 --no-naive --no-flops \
         --variants fp32/none,bf16/none,bf16/none/nhwc,fp32/none/compile --out bench/results/cpu_speed_ns.json
+
+A variant is precision/graph-or-none[/flag...]: `graph` sets train.cuda_graph on, `none` off.
 """
 from __future__ import annotations
 
 import json
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 import torch
 import typer
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))  # runnable without installing the package (e.g. on a bare GPU box)
+from ganpipe.benchmark import StepClock, fit_mnist, mnist_nets, sync
+from ganpipe.config import LossConfig, ModelConfig, Params, ParamsError, load_params_with
+from ganpipe.data.arrays import load_mnist, to_model_range
+from ganpipe.gan.loop import Callbacks
+from ganpipe.gan.networks import build_critic, build_generator
+from ganpipe.gan.plan import mnist_plan
+from ganpipe.runtime import device_name, resolve_device, seed_everything, set_threads, speed_settings
 
-from ganpipe.config import ModelConfig, Objective, TrainConfig, load_params  # noqa: E402
-from ganpipe.data.arrays import load_mnist, to_model_range  # noqa: E402
-from ganpipe.gan.loop import critic_for, fit_mnist  # noqa: E402
-from ganpipe.gan.networks import build_critic, build_generator  # noqa: E402
-from ganpipe.runtime import device_name, resolve_device, set_threads, speed_settings  # noqa: E402
+# What every measured run shares, over params.yaml: the paper's noise and no spectral norm (the network the
+# figures have always timed), diagnostics every 50 steps, no average of G, no checkpoints.
+BENCH = {"model.z_dim": 64, "model.noise": "uniform", "model.spectral_norm": False, "train.log_every": 50,
+         "train.checkpoint_every": 0, "train.ema_decay": 0.0, "train.diagnostic_images": 256}
 
-from clock import StepClock, sync  # noqa: E402  (bench/, the script's own folder)
 
-WGAN_GP = Objective(optimizer="adam", lr=1e-4, betas=(0.5, 0.9), critic_steps=5, clip=None, gp_weight=10.0)
+class Settings(NamedTuple):
+    """params.yaml and the overrides every measured run of this invocation shares."""
+    params: Path
+    overrides: dict[str, object]
+
+
+def with_overrides(params: Path, overrides: dict[str, object]) -> Params:
+    """params.yaml with `overrides` as `dvc exp run -S` would set them (each value written as JSON)."""
+    try:
+        return load_params_with(params, {key: json.dumps(value) for key, value in overrides.items()})
+    except ParamsError as e:
+        raise typer.BadParameter(str(e)) from None
 
 
 def torch_defaults() -> None:
@@ -53,16 +70,17 @@ def torch_defaults() -> None:
     torch.backends.cudnn.benchmark = False
 
 
-def naive(x_train: torch.Tensor, model: ModelConfig, batch: int, steps: int, warmup: int,
+def naive(x_train: torch.Tensor, model: ModelConfig, obj: LossConfig, batch: int, steps: int, warmup: int,
           device: torch.device) -> float:
-    """The public-example loop; returns generator steps per second over the steps after `warmup`."""
+    """The public-example loop (WGAN-GP with `obj`'s values); returns generator steps per second over the steps
+    after `warmup`."""
     from torch.utils.data import DataLoader, TensorDataset
 
     torch_defaults()
     torch.manual_seed(0)
     G, D = build_generator(model).to(device), build_critic(model, batchnorm=False).to(device)
-    opt_g = torch.optim.Adam(G.parameters(), lr=WGAN_GP.lr, betas=WGAN_GP.betas)
-    opt_d = torch.optim.Adam(D.parameters(), lr=WGAN_GP.lr, betas=WGAN_GP.betas)
+    opt_g = torch.optim.Adam(G.parameters(), lr=obj.lr, betas=obj.betas)
+    opt_d = torch.optim.Adam(D.parameters(), lr=obj.lr, betas=obj.betas)
     loader = DataLoader(TensorDataset(x_train), batch_size=batch, shuffle=True, drop_last=True)
     batches = iter(loader)
 
@@ -83,14 +101,14 @@ def naive(x_train: torch.Tensor, model: ModelConfig, batch: int, steps: int, war
         if step == warmup:
             sync(device)
             t0 = time.perf_counter()
-        for _ in range(WGAN_GP.critic_steps):
+        for _ in range(obj.critic_steps):
             real = next_batch()
             fake = G(noise()).detach()
             eps = torch.rand(batch, 1, 1, 1, device=device)
             x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
             (grad,) = torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)
             penalty = ((grad.view(batch, -1).norm(2, dim=1) - 1) ** 2).mean()
-            loss_d = D(real).mean() - D(fake).mean() + WGAN_GP.gp_weight * penalty
+            loss_d = D(real).mean() - D(fake).mean() + obj.gp_weight * penalty
             opt_d.zero_grad()
             loss_d.backward()
             opt_d.step()
@@ -103,25 +121,26 @@ def naive(x_train: torch.Tensor, model: ModelConfig, batch: int, steps: int, war
     return (steps - warmup) / (time.perf_counter() - t0)
 
 
-def project(images: torch.Tensor, held_out: torch.Tensor, model: ModelConfig, batch: int, steps: int, warmup: int,
-            device: torch.device, precision: str, compile: str, flags: frozenset[str] = frozenset(),
-            loss: str = "wgan-gp", obj: Objective = WGAN_GP) -> float:
+def project(mnist: dict, base: Settings, batch: int, steps: int, warmup: int, device: torch.device, precision: str,
+            compile: str, flags: frozenset[str] = frozenset()) -> float:
     """The train stage's loop; returns generator steps per second over the steps after `warmup`.
-    flags: nhwc (channels-last weights and activations), fuse (Step's fewer-kernel critic update), compile
-    (torch.compile of G and D; its compilation falls in the warm-up only if `warmup` covers it)."""
+    compile: graph (train.cuda_graph on) or none (off); flags: nhwc (channels-last weights and activations, else
+    NCHW), compile (torch.compile of G and D; its compilation falls in the warm-up only if `warmup` covers it)."""
+    p = with_overrides(base.params, {**base.overrides, "train.steps": steps, "train.batch_size": batch,
+                                     "train.precision": precision,
+                                     "train.cuda_graph": "on" if compile == "graph" else "off",
+                                     "train.channels_last": "nhwc" in flags})
+    plan = mnist_plan(p, device)
     clock = StepClock(device, warmup, steps)
-    torch.manual_seed(0)
-    cfg = TrainConfig(steps=steps, batch_size=batch, log_every=50, checkpoint_every=0, device=device.type,
-                      precision=precision, compile=compile, channels_last="nhwc" in flags, ema=0)   # the bare step
-    G, D = build_generator(model), critic_for(model, loss)   # fit_mnist's order
+    generator = seed_everything(p.seed, device)
+    G, D = mnist_nets(p)   # the train stage's order
     if "compile" in flags:
         G, D = torch.compile(G), torch.compile(D)
-    fit_mnist(images, held_out, model_cfg=model, loss=loss, obj=obj, cfg=cfg, device=device,
-              generator=torch.Generator(device).manual_seed(0), on_step=clock, G=G, D=D, fuse="fuse" in flags)
+    fit_mnist(plan, mnist, p, generator=generator, callbacks=Callbacks(on_step=clock), nets=(G, D))
     return clock.steps_per_s()
 
 
-def count_flops(images, held_out, model: ModelConfig, batch: int, device: torch.device, steps: int) -> float:
+def count_flops(mnist: dict, base: Settings, batch: int, device: torch.device, steps: int) -> float:
     """FLOPs of `steps` eager fp32 steps of the project's loop, every matmul and convolution counted, those of
     the backward and the penalty's double backward included (torch's FlopCounterMode formulas, applied at
     dispatch: FlopCounterMode itself trips over autograd.grad)."""
@@ -141,30 +160,29 @@ def count_flops(images, held_out, model: ModelConfig, batch: int, device: torch.
             return out
 
     with Count():
-        project(images, held_out, model, batch, steps, 1, device, "fp32", "none")
+        project(mnist, base, batch, steps, 1, device, "fp32", "none")
     return float(Count.flops)
 
 
-def flops_per_step(images, held_out, model: ModelConfig, batch: int, device: torch.device) -> float:
+def flops_per_step(mnist: dict, base: Settings, batch: int, device: torch.device) -> float:
     """FLOPs of one generator step with its critic steps: 3 steps less 2, which cancels the diagnostics pass
     each run ends with."""
-    return (count_flops(images, held_out, model, batch, device, 3)
-            - count_flops(images, held_out, model, batch, device, 2))
+    return count_flops(mnist, base, batch, device, 3) - count_flops(mnist, base, batch, device, 2)
 
 
-def kernel_profile(images, held_out, model: ModelConfig, batch: int, device: torch.device, precision: str,
-                   steps: int, flags: frozenset[str]) -> str:
+def kernel_profile(mnist: dict, base: Settings, batch: int, device: torch.device, precision: str, steps: int,
+                   flags: frozenset[str]) -> str:
     """torch.profiler's table of the busiest kernels over `steps` eager steps (the last logs diagnostics)."""
     from torch.profiler import ProfilerActivity, profile
 
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
     with profile(activities=activities) as prof:
-        project(images, held_out, model, batch, steps, 1, device, precision, "none", flags)
+        project(mnist, base, batch, steps, 1, device, precision, "none", flags)
     sort = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
     return prof.key_averages().table(sort_by=sort, row_limit=30, max_name_column_width=70)
 
 
-FLAGS = ("nhwc", "fuse", "compile")
+FLAGS = ("nhwc", "compile")
 
 
 def parse_flags(flags: list[str], option: str) -> frozenset[str]:
@@ -174,53 +192,57 @@ def parse_flags(flags: list[str], option: str) -> frozenset[str]:
 
 
 def parse_variant(variant: str) -> tuple[str, str, frozenset[str]]:
-    """precision/compile[/flag...], e.g. bf16/graph/nhwc/fuse."""
+    """precision/graph-or-none[/flag...], e.g. bf16/graph/nhwc."""
     parts = variant.split("/")
-    if len(parts) < 2:
-        raise typer.BadParameter(f"{variant!r} is not precision/compile[/flag...], e.g. bf16/graph/fuse",
+    if len(parts) < 2 or parts[1] not in ("graph", "none"):
+        raise typer.BadParameter(f"{variant!r} is not precision/graph-or-none[/flag...], e.g. bf16/graph/nhwc",
                                  param_hint="--variants")
     return parts[0], parts[1], parse_flags(parts[2:], "--variants")
 
 
 def main(
-    data: Annotated[Path, typer.Option(help="mnist.npz from the fetch stage")] = ROOT / "data/mnist/mnist.npz",
+    data: Annotated[Path, typer.Option(help="mnist.npz from the fetch stage")] = Path("data/mnist/mnist.npz"),
+    params: Annotated[Path, typer.Option(help="the base params (the measured settings override it)")] =
+        Path("params.yaml"),
     device: Annotated[str, typer.Option(help="auto | cpu | cuda")] = "auto",
     batches: Annotated[str, typer.Option(help="comma-separated batch sizes")] = "64,1024",
     steps: Annotated[int, typer.Option(help="generator steps per measurement at batch 64 (fewer at larger batches)")] = 400,
     warmup: Annotated[int, typer.Option(help="steps left out of each timing (at least 5: graph capture)")] = 20,
     # no square brackets in help texts: rich reads "[/...]" as a closing markup tag and crashes --help
-    variants: Annotated[str, typer.Option(help="comma-separated variants of the project loop: precision/compile, "
-                                                "optionally /nhwc, /fuse and /compile (e.g. bf16/graph/fuse); "
+    variants: Annotated[str, typer.Option(help="comma-separated variants of the project loop: precision/graph or "
+                                                "precision/none, optionally /nhwc and /compile (e.g. bf16/graph/nhwc); "
                                                 "default: by device")] = "",
     repeat: Annotated[int, typer.Option(help="runs of each project variant (median; of two: their mean)")] = 1,
-    dim: Annotated[int, typer.Option(help="DIM of the dcgan (64: the paper's)")] = 64,
-    loss: Annotated[str, typer.Option(help="the loss; its objective comes from params.yaml's losses")] = "wgan-gp",
+    dim: Annotated[int, typer.Option(help="model.dim of the dcgan (64: the paper's)")] = 64,
+    loss: Annotated[str, typer.Option(help="the loss; its values come from params.yaml's losses")] = "wgan-gp",
     threads: Annotated[str, typer.Option(help="comma-separated torch thread counts (CPU; 0 = all cores)")] = "0",
     arch: Annotated[str, typer.Option(help="dcgan | mlp")] = "dcgan",
     flops: Annotated[bool, typer.Option(help="count the FLOPs of one step (5 counted steps per batch size)")] = True,
     naive_loop: Annotated[bool, typer.Option("--naive/--no-naive", help="measure the naive baseline")] = True,
     profile_to: Annotated[Path | None, typer.Option(help="write the kernel profile of the fast eager step here")] = None,
-    profile_flags: Annotated[str, typer.Option(help="the profiled step's flags, e.g. fuse or nhwc/fuse")] = "",
-    out: Annotated[Path, typer.Option(help="JSON of the figures")] = ROOT / "bench/results/speed.json",
+    profile_flags: Annotated[str, typer.Option(help="the profiled step's flags, e.g. nhwc")] = "",
+    out: Annotated[Path, typer.Option(help="JSON of the figures")] = Path("bench/results/speed.json"),
 ) -> None:
     dev = resolve_device(device)
     if not variants:
-        variants = ("fp32/none,bf16/graph,bf16/graph/fuse,bf16/graph/nhwc,bf16/graph/nhwc/fuse"
-                    if dev.type == "cuda" else "fp32/none,fp32/none/fuse,bf16/none")
+        variants = ("fp32/none,bf16/graph,bf16/graph/nhwc" if dev.type == "cuda"
+                    else "fp32/none,bf16/none,bf16/none/nhwc")
     parsed = [parse_variant(v.strip()) for v in variants.split(",")]
     profiled_flags = parse_flags(profile_flags.split("/") if profile_flags else [], "--profile-flags")
-    model = ModelConfig(arch=arch, dim=dim, z_dim=64, noise="uniform", spectral_norm=False)
-    obj = WGAN_GP if loss == "wgan-gp" else load_params(ROOT / "params.yaml").losses[loss]
+    base = Settings(params, {**BENCH, "loss": loss, "model.arch": arch, "model.dim": dim, "train.device": dev.type})
+    p = with_overrides(*base)   # refuses a bad setting before anything runs
+    obj = p.loss_config()
     thread_counts = [int(t) for t in threads.split(",")]
     mnist = load_mnist(data)
     x_cpu = to_model_range(mnist["x_train"])
-    images, held_out = x_cpu.to(dev), to_model_range(mnist["x_test"][:256]).to(dev)
     auto_precision, auto_graph = speed_settings("auto", "auto", dev)
-    default = f"{auto_precision}/{'graph' if auto_graph else 'none'}"   # what train.precision/compile auto pick here
+    # what train.precision/cuda_graph auto and params.yaml's train.channels_last pick here
+    default = (f"{auto_precision}/{'graph' if auto_graph else 'none'}",
+               "nhwc" if with_overrides(params, {}).train.channels_last else "nchw")
     set_threads(thread_counts[0])
     result = {"benchmark": "speed", "device": device_name(dev), "torch": torch.__version__,
               "cuda": torch.version.cuda, "python": platform.python_version(), "loss": loss,
-              "objective": obj.model_dump(), "model": model.model_dump(), "default_variant": default,
+              "objective": obj.model_dump(), "model": p.model.model_dump(), "default_variant": "/".join(default),
               "img_per_s_counts": "real images consumed by the critic: batch x critic steps", "rows": []}
     print(f"{result['device']}, torch {torch.__version__}: {loss} {arch} dim {dim}, {obj.critic_steps} critic step(s)")
     per_step = obj.critic_steps
@@ -230,7 +252,7 @@ def main(
         try:
             if not naive_loop or loss != "wgan-gp":
                 raise RuntimeError("not measured (--no-naive, or a loss other than wgan-gp)")
-            sps = naive(x_cpu, model, batch, n, warmup, dev)
+            sps = naive(x_cpu, p.model, obj, batch, n, warmup, dev)
             rows.append({"loop": "naive", "precision": "torch default", "compile": "none", "steps_per_s": sps})
         except Exception as e:   # keep the other figures
             rows.append({"loop": "naive", "error": f"{type(e).__name__}: {e}"})
@@ -238,47 +260,45 @@ def main(
             set_threads(t)
             for precision, compile, flags in parsed:
                 row = {"loop": "project", "precision": precision, "compile": compile, "threads": torch.get_num_threads(),
-                       "layout": "nhwc" if "nhwc" in flags else "nchw", "fuse": "fuse" in flags,
-                       "torch_compile": "compile" in flags}
+                       "layout": "nhwc" if "nhwc" in flags else "nchw", "torch_compile": "compile" in flags}
                 try:
-                    runs = [project(images, held_out, model, batch, n, warmup, dev, precision, compile, flags,
-                                    loss, obj) for _ in range(repeat)]
+                    runs = [project(mnist, base, batch, n, warmup, dev, precision, compile, flags)
+                            for _ in range(repeat)]
                     rows.append({**row, "steps_per_s": statistics.median(runs),
                                  **({"runs_img_per_s": [round(r * batch * per_step) for r in runs]}
                                     if repeat > 1 else {})})
                 except Exception as e:
                     rows.append({**row, "error": f"{type(e).__name__}: {str(e)[:300]}"})
         set_threads(thread_counts[0])
-        base = next((r["steps_per_s"] for r in rows if r["loop"] == "naive" and "steps_per_s" in r), None)
+        base_sps = next((r["steps_per_s"] for r in rows if r["loop"] == "naive" and "steps_per_s" in r), None)
         for r in rows:
             r.update(batch=batch, timed_steps=n - warmup)
             if "steps_per_s" in r:
-                r["default"] = (r["loop"] == "project" and f"{r['precision']}/{r['compile']}" == default
-                                and r["layout"] == "nchw" and not r["fuse"] and not r["torch_compile"])
+                r["default"] = (r["loop"] == "project" and (f"{r['precision']}/{r['compile']}", r["layout"]) == default
+                                and not r["torch_compile"])
         # today's loop: the default variant at the first of --threads
         today = next((r["steps_per_s"] for r in rows if r.get("default")), None)
         for r in rows:
             if "steps_per_s" in r:
                 r["img_per_s"] = round(r["steps_per_s"] * batch * per_step, 1)
-                r["vs_naive"] = round(r["steps_per_s"] / base, 2) if base else None
+                r["vs_naive"] = round(r["steps_per_s"] / base_sps, 2) if base_sps else None
                 r["vs_today"] = round(r["steps_per_s"] / today, 2) if today else None
                 r["steps_per_s"] = round(r["steps_per_s"], 2)
-            label = r["loop"] + (f" {r['precision']}/{r['compile']}/{r['layout']}" + "/fuse" * r["fuse"]
-                                 + "/compile" * r["torch_compile"] + f" {r['threads']}t"
-                                 if r["loop"] == "project" else "")
+            label = r["loop"] + (f" {r['precision']}/{r['compile']}/{r['layout']}" + "/compile" * r["torch_compile"]
+                                 + f" {r['threads']}t" if r["loop"] == "project" else "")
             figure = (f"{r['img_per_s']:>10,.0f} img/s" + (f"  {r['vs_today']}x today's" if r["vs_today"] else "")
                       + (f"  {r['vs_naive']}x naive" if r["vs_naive"] else "")
                       if "img_per_s" in r else r["error"])
             print(f"  batch {batch:5d}  {label:40s} {figure}", flush=True)
         result["rows"] += rows
         if flops:
-            result.setdefault("flops_per_step", {})[str(batch)] = fl = flops_per_step(images, held_out, model, batch, dev)
+            result.setdefault("flops_per_step", {})[str(batch)] = fl = flops_per_step(mnist, base, batch, dev)
             best = max(r.get("steps_per_s", 0) for r in rows)
             print(f"  batch {batch:5d}  {fl / 1e9:.2f} GFLOP per step: the fastest variant runs at "
                   f"{fl * best / 1e12:.1f} TFLOP/s")
         if profile_to is not None:
             precision = auto_precision
-            table = kernel_profile(images, held_out, model, batch, dev, precision, 20, profiled_flags)
+            table = kernel_profile(mnist, base, batch, dev, precision, 20, profiled_flags)
             profile_to.parent.mkdir(parents=True, exist_ok=True)
             with open(profile_to, "a") as fh:
                 fh.write(f"# batch {batch}, {precision} eager {'/'.join(sorted(profiled_flags)) or 'plain'}, "

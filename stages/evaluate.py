@@ -10,7 +10,7 @@ import typer
 
 from ganpipe.data.arrays import load_mnist, load_samples
 from ganpipe.evaluation import classifier as clf
-from ganpipe.evaluation.scorecard import embed_set, real_sets, score, views
+from ganpipe.evaluation.scorecard import scorecard
 from ganpipe.io import save_npz, write_json
 from ganpipe.runtime import set_threads
 from stages._common import FactsOpt, In, ParamsOpt, load_params_or_exit, refusing, run_facts
@@ -31,8 +31,6 @@ def evaluate(
     with run_facts("evaluate", facts), refusing():
         gen, mnist = load_samples(samples), load_mnist(data)
         model, clf_cfg = clf.load_file(classifier)
-        real_test, real_ref = real_sets(model, clf_cfg, mnist, len(gen), p.evaluate.seed)
-        gen_e = embed_set(model, gen)
-        metrics = score(gen_e, real_test, real_ref, p.evaluate)
-        save_npz(views_out, **views(gen_e, real_test, p.evaluate))
-        write_json(out, metrics)
+        card = scorecard(gen, model, clf_cfg, mnist, p.evaluate)
+        save_npz(views_out, **card.views)
+        write_json(out, card.metrics)

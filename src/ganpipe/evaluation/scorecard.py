@@ -1,5 +1,7 @@
 """Every number evaluate reports about one set of images, each next to its real-vs-real floor.
 
+`scorecard` is the one way to score generated images: the evaluate stage and every benchmark call it.
+
 Owns: the real reference subset behind the floors, embedding an image set through the classifier once,
 the feature metrics of a set against the real test set (FLD, KID, IS, precision/recall/density/coverage,
 class JS, modes), FLD extrapolated to infinite n, bootstrap intervals for FLD and pixel_js, and the flat
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from torch import nn
@@ -130,3 +133,18 @@ def views(gen_e: Embedded, real_test: Embedded, cfg: EvaluateConfig) -> dict[str
         out[f"intensity_{name}"] = intensity_counts(e.images, cfg.pixel_bins)
         out[f"ink_{name}"] = e.images.reshape(len(e.images), -1).mean(axis=1)
     return out
+
+
+class Scorecard(NamedTuple):
+    metrics: dict[str, float]     # metrics/eval.json
+    views: dict[str, np.ndarray]  # what the report draws (see `views`)
+
+
+def scorecard(images: np.ndarray, classifier: nn.Module, clf_cfg: ClassifierConfig, mnist: dict[str, np.ndarray],
+              cfg: EvaluateConfig) -> Scorecard:
+    """Generated uint8 (n, 28, 28) `images` scored as the evaluate stage scores them: embedded through the
+    classifier, against the real test set, each metric beside its floor from n real images of the classifier's
+    reference pool (picked by cfg.seed). Raises ValueError in one line when n exceeds that pool."""
+    real_test, real_ref = real_sets(classifier, clf_cfg, mnist, len(images), cfg.seed)
+    gen = embed_set(classifier, images)
+    return Scorecard(score(gen, real_test, real_ref, cfg), views(gen, real_test, cfg))
