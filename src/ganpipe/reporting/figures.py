@@ -194,6 +194,7 @@ def fig_toy_runs(runs: list[ToyRun], *, bins: int, lo: float, hi: float) -> plt.
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6))
     edges = np.linspace(lo, hi, bins + 1)
     top = stats.norm.pdf(0)
+    several = len(runs) > 1 or any(run.metrics for run in runs)   # one bare G keeps the plain labels
     for i, run in enumerate(runs):
         x = check_samples(run.samples)
         if (run.u is None) != (run.g_of_u is None):
@@ -207,14 +208,14 @@ def fig_toy_runs(runs: list[ToyRun], *, bins: int, lo: float, hi: float) -> plt.
                 raise ValueError(f"u and g_of_u must have the same length, got {u.size} and {g_of_u.size}")
             order = np.argsort(u)
             # drawn as G(u), not sorted: a decreasing curve means G learned Φ⁻¹(1-u), which is just as right
-            left.plot(u[order], g_of_u[order], lw=0.8, ls=":", color=color, label=f"{run.name}: G(u)")
-        left.plot(p, learned, lw=2, color=color, label=run.label())
+            left.plot(u[order], g_of_u[order], lw=0.8, ls=":", color=color, label=f"{run.name}: G(u)" if several else "G(u)")
+        left.plot(p, learned, lw=2, color=color, label=run.label() if several else "sorted G outputs (judge this)")
 
         inside = np.histogram(x, bins=edges)[0]
         # density over ALL n outputs, so mass outside [lo, hi] shows as missing area instead of inflating the bars
         density = inside / (len(x) * np.diff(edges))
         right.stairs(density, edges, fill=len(runs) == 1, alpha=0.6 if len(runs) == 1 else 1, lw=1.5, color=color,
-                     label=f"{run.name} ({1 - inside.sum() / len(x):.1%} outside [{lo:g}, {hi:g}])")
+                     label=f"{run.name if several else 'G outputs'} ({1 - inside.sum() / len(x):.1%} outside [{lo:g}, {hi:g}])")
         top = max(top, density.max())
     exact = stats.norm.ppf((np.arange(1000) + 0.5) / 1000)
     left.plot((np.arange(1000) + 0.5) / 1000, exact, ls="--", color="black", lw=1.2, label="Φ⁻¹(p), the exact map")
