@@ -32,15 +32,44 @@ class ModelConfig(Section):
     spectral_norm: bool = True
 
 
-class LossConfig(Section):
-    """How the two networks are optimised under one loss; `losses.<loss>` in params.yaml holds each loss's values,
-    every key written out (no defaults here: params.yaml is the one source of values)."""
+class OptimizerConfig(Section):
     optimizer: Literal["adam", "rmsprop"]
-    lr: float = Field(gt=0)             # both networks' learning rate (the top-level `lr` overrides it)
+    lr: float = Field(gt=0)             # the learning rate of every trained network (the top-level `lr` overrides it)
     betas: tuple[float, float] | None   # adam's; null for rmsprop
+
+
+class LossConfig(OptimizerConfig):
+    """How the two networks are optimised under one adversarial loss; `losses.<loss>` in params.yaml holds each
+    loss's values, every key written out (no defaults here: params.yaml is the one source of values)."""
     critic_steps: int = Field(ge=1)     # critic updates per generator update
     clip: float | None = Field(gt=0)    # wgan: every critic weight kept in [-clip, clip]; null = no clipping
     gp_weight: float = Field(ge=0)      # wgan-gp: lambda of the gradient penalty; 0 = none
+
+
+class SoftBinsConfig(OptimizerConfig):
+    """A loss without a critic: G alone minimises the JS between soft histograms of its batch and a real batch."""
+    bins: int = Field(ge=2)             # K shared bins per variable
+    kernel: Literal["triangular", "gaussian"]   # how a sample spreads its unit of mass over nearby bins
+    width: float = Field(gt=0)          # the kernel's scale in bin widths: triangle half-width, Gaussian std
+
+
+class HistogramLossConfig(SoftBinsConfig):
+    """`histogram`: each coordinate its own variable (the toy's one, MNIST's 784 pixel positions), bins over [lo, hi]
+    (MNIST: the generator's tanh range [-1, 1])."""
+    lo: float
+    hi: float
+
+    @model_validator(mode="after")
+    def _range(self) -> "HistogramLossConfig":
+        if not self.lo < self.hi:
+            raise ValueError(f"lo ({self.lo}) must be below hi ({self.hi})")
+        return self
+
+
+class SlicedHistogramLossConfig(SoftBinsConfig):
+    """`sliced-histogram`: random 1-D projections of whole samples, fresh unit directions every step; each
+    direction's bins span the real batch's projections (gan/histograms.py says why)."""
+    directions: int = Field(ge=1)       # projections per step; the loss is the mean JS over them
 
 
 class TrainConfig(Section):
@@ -146,7 +175,30 @@ class ReportConfig(Section):
     classifier_target: float = Field(default=0.99, gt=0, le=1)
 
 
-LossName = Literal["minimax", "ns", "wgan", "wgan-gp", "hinge", "lsgan"]
+LossName = Literal["minimax", "ns", "wgan", "wgan-gp", "hinge", "lsgan", "histogram", "sliced-histogram"]
+AnyLossConfig = LossConfig | HistogramLossConfig | SlicedHistogramLossConfig
+
+
+class Losses(Section):
+    """`losses`: each loss's values under its own name, typed by its kind (adversarial, or a histogram distance);
+    read like a dict: `p.losses["wgan-gp"]`, `"histogram" in p.losses`. A loss without values is absent (null)."""
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    minimax: LossConfig | None = None
+    ns: LossConfig | None = None
+    wgan: LossConfig | None = None
+    wgan_gp: LossConfig | None = Field(default=None, alias="wgan-gp")
+    hinge: LossConfig | None = None
+    lsgan: LossConfig | None = None
+    histogram: HistogramLossConfig | None = None
+    sliced_histogram: SlicedHistogramLossConfig | None = Field(default=None, alias="sliced-histogram")
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and getattr(self, name.replace("-", "_"), None) is not None
+
+    def __getitem__(self, name: str) -> AnyLossConfig:
+        if name not in self:
+            raise KeyError(name)
+        return getattr(self, name.replace("-", "_"))
 
 # Keys that were renamed: an old params.yaml, or `-S` with an old name, is refused in one line naming the new key.
 RENAMED = {
@@ -174,7 +226,7 @@ class Params(Section):
     # top level so `dvc exp run -S lr=...` and `-S loss=...` work as written; lr null = losses.<loss>.lr
     lr: float | None = Field(default=None, gt=0)
     loss: LossName = "hinge"
-    losses: dict[LossName, LossConfig]
+    losses: Losses
     fetch: FetchConfig
     model: ModelConfig
     train: TrainConfig
@@ -202,19 +254,20 @@ class Params(Section):
                              f"{(self.classifier.features + 1) * e.fld_inf_points} samples")
         return self
 
-    def loss_config(self) -> LossConfig:
-        """The chosen loss's values, with the top-level `lr` in place of its own when set."""
-        if self.loss not in self.losses:
-            raise ValueError(f"losses: no values for the chosen loss {self.loss!r}")
-        cfg = self.losses[self.loss]
+    def loss_config(self, loss: str | None = None) -> AnyLossConfig:
+        """The values of `loss` (default: the chosen loss), with the top-level `lr` in place of its own when set."""
+        loss = self.loss if loss is None else loss
+        if loss not in self.losses:
+            raise ValueError(f"losses: no values for the {'chosen ' if loss == self.loss else ''}loss {loss!r}")
+        cfg = self.losses[loss]
         if self.lr is not None:
             cfg = cfg.model_copy(update={"lr": self.lr})
-        where = f"losses.{self.loss}"
-        if self.loss == "wgan" and cfg.clip is None:
+        where = f"losses.{loss}"
+        if loss == "wgan" and cfg.clip is None:
             raise ValueError(f"loss wgan needs a clip value: set {where}.clip")
         if cfg.optimizer == "adam" and cfg.betas is None:
-            raise ValueError(f"loss {self.loss} with adam needs betas: set {where}.betas")
-        if self.loss == "wgan-gp" and cfg.gp_weight <= 0:
+            raise ValueError(f"loss {loss} with adam needs betas: set {where}.betas")
+        if loss == "wgan-gp" and cfg.gp_weight <= 0:
             raise ValueError(f"loss wgan-gp needs gp_weight > 0: set {where}.gp_weight")
         return cfg
 

@@ -84,7 +84,9 @@ class Step:
                 self._put("eps", k, cs, torch.rand(b, *([1] * (real_batch.dim() - 1)), generator=generator,
                                                    device=real_batch.device))
         if cs == 0:   # no critic: the generator's loss compares its batch with a real one
-            self._put("real", 0, 1, real(b))
+            real_batch = self._put("real", 0, 1, real(b))
+            if self.plan.objective.draw is not None:   # e.g. the sliced histogram's directions, after the batch
+                self._put("drawn", 0, 1, self.plan.objective.draw(real_batch, generator))
         self._put("z", cs, cs + 1, noise(b))
 
     def _put(self, name: str, k: int, slots: int, value: Tensor) -> Tensor:
@@ -124,7 +126,8 @@ class Step:
         if D is not None:
             loss_g = obj.generator_loss(judged.float())
         else:
-            loss_g = obj.generator_loss(judged.float(), buf["real"][0])
+            drawn = (buf["drawn"][0],) if "drawn" in buf else ()
+            loss_g = obj.generator_loss(judged.float(), buf["real"][0], *drawn)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.gradnorm_g.copy_(_grad_norm(G))

@@ -4,20 +4,26 @@ D returns one unbounded score per image. For the probability losses (minimax, ns
 score means "real", D(x) = sigma(score). For the Wasserstein losses we keep the source's sign convention:
 the critic is a learned distance that scores real images LOW and fakes HIGH.
 Every loss here is minimised by the network it belongs to.
+The histogram losses have no critic: G minimises a JS between soft histograms of its batch and a real batch (the
+source's first method; the formulas live in gan/histograms.py).
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import get_args
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ganpipe.config import LossConfig, LossName
+from ganpipe.config import AnyLossConfig, HistogramLossConfig, LossName, SlicedHistogramLossConfig
+from ganpipe.gan.histograms import histogram_js, random_directions, sliced_histogram_js
 
 LOSSES: tuple[str, ...] = get_args(LossName)
+HISTOGRAM = ("histogram", "sliced-histogram")   # no critic: G minimises a distance between batches
+ADVERSARIAL: tuple[str, ...] = tuple(name for name in LOSSES if name not in HISTOGRAM)
 WASSERSTEIN = ("wgan", "wgan-gp")
 PROBABILITY = ("minimax", "ns")   # losses whose score is a logit of D(x) = P(real)
 
@@ -83,16 +89,44 @@ FUNCTIONS: dict[str, tuple[Callable[[Tensor, Tensor], Tensor], Callable[[Tensor]
 }
 
 
+# --- the losses without a critic: (fake batch, real batch[, drawn]) -> a scalar G minimises ---
+
+def histogram_loss(settings: HistogramLossConfig) -> Callable[[Tensor, Tensor], Tensor]:
+    # mean over coordinates of JS(p_real(I_i), p_fake(I_i)) on K soft bins over [lo, hi]
+    return partial(histogram_js, bins=settings.bins, lo=settings.lo, hi=settings.hi, kernel=settings.kernel,
+                   width=settings.width)
+
+
+def sliced_histogram_loss(settings: SlicedHistogramLossConfig) -> Callable[[Tensor, Tensor, Tensor], Tensor]:
+    # mean over random unit directions v of JS between the soft histograms of v·fake and v·real
+    return partial(sliced_histogram_js, bins=settings.bins, kernel=settings.kernel, width=settings.width)
+
+
+def sliced_directions(settings: SlicedHistogramLossConfig) -> Callable[[Tensor, torch.Generator], Tensor]:
+    # fresh directions every step, from the training generator (so a run repeats): (directions, sample size)
+    return lambda real, generator: random_directions(settings.directions, real[0].numel(), generator, real.device)
+
+
+# loss name -> (its settings -> G's loss, its settings -> the per-step draw the loss is handed, or None)
+DISTANCES: dict[str, tuple[Callable, Callable | None]] = {
+    "histogram": (histogram_loss, None),
+    "sliced-histogram": (sliced_histogram_loss, sliced_directions),
+}
+
+
 @dataclass(frozen=True)
 class Objective:
     """A loss resolved once: its name, its optimiser settings and its two functions.
 
     With a critic, the critic minimises critic_loss(D(real), D(fake)) and G minimises generator_loss(D(G(z))).
-    Without one (critic_loss None), G minimises generator_loss(G(z), real) directly: a distance between batches."""
+    Without one (critic_loss None), G minimises generator_loss(G(z), real) directly: a distance between batches;
+    when `draw` is set, the loop also draws draw(real, generator) each step (with the real batch, outside the step
+    that CUDA may capture) and passes it on: generator_loss(G(z), real, drawn)."""
     name: str
-    settings: LossConfig
+    settings: AnyLossConfig
     critic_loss: Callable[[Tensor, Tensor], Tensor] | None
     generator_loss: Callable[..., Tensor]
+    draw: Callable[[Tensor, torch.Generator], Tensor] | None = None
 
     @property
     def has_critic(self) -> bool:
@@ -106,7 +140,10 @@ class Objective:
         return separation(self.name, score_real, score_fake)
 
 
-def objective(name: str, settings: LossConfig) -> Objective:
+def objective(name: str, settings: AnyLossConfig) -> Objective:
+    if name in DISTANCES:
+        loss, draw = DISTANCES[name]
+        return Objective(name, settings, None, loss(settings), draw(settings) if draw is not None else None)
     if name not in FUNCTIONS:
         raise ValueError(f"unknown loss {name!r}; one of {', '.join(LOSSES)}")
     critic, generator = FUNCTIONS[name]

@@ -22,6 +22,7 @@ from ganpipe.data.arrays import tile, to_model_range, to_uint8
 from ganpipe.gan.ema import standing_stats_from_noise
 from ganpipe.gan.loop import Callbacks, Nets, Sampler, fit
 from ganpipe.gan.networks import build_critic, build_generator, sample_noise
+from ganpipe.gan.objectives import HISTOGRAM
 from ganpipe.gan.plan import TrainPlan
 from ganpipe.gan.resume import Scratch, TrainState
 from ganpipe.runtime import device_name
@@ -32,10 +33,12 @@ def check_batch_size(batch_size: int, n_images: int) -> None:
         raise ValueError(f"train.batch_size: {batch_size} exceeds the {n_images} training images")
 
 
-def critic_for(model_cfg: ModelConfig, loss: str) -> nn.Module:
-    """The MNIST critic for `loss`. Batch norm only for the clipped wgan, as in the WGAN-GP paper's code: it would
-    break the per-sample gradient penalty (our default ns run also scored better without it: pixel_js 0.025 vs
-    0.029)."""
+def critic_for(model_cfg: ModelConfig, loss: str) -> nn.Module | None:
+    """The MNIST critic for `loss`, None for the histogram losses (G alone minimises a distance between batches).
+    Batch norm only for the clipped wgan, as in the WGAN-GP paper's code: it would break the per-sample gradient
+    penalty (our default ns run also scored better without it: pixel_js 0.025 vs 0.029)."""
+    if loss in HISTOGRAM:
+        return None
     return build_critic(model_cfg, batchnorm=loss == "wgan")
 
 
@@ -111,7 +114,9 @@ def train_mnist(plan: TrainPlan, mnist: dict[str, np.ndarray], p: Params, *, gen
             bar.close()   # ends the bar's line, so an error stands on its own
         wall = time.perf_counter() - t0
     peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else _peak_rss()
-    images_seen = (plan.steps - start) * plan.batch_size * plan.objective.settings.critic_steps
+    # real images per generator step: one batch per critic step, or the one batch a histogram loss compares with
+    real_batches = plan.objective.settings.critic_steps if plan.objective.has_critic else 1
+    images_seen = (plan.steps - start) * plan.batch_size * real_batches
     return nets, {"train_wall_s": round(wall, 2), "img_per_s": round(images_seen / wall, 1),
                   "peak_mem_mb": round(peak / 2**20, 1), "train_device": device_name(device),
                   # prefixed: eval.json's `precision` (P/R) must stay one column in `dvc exp show`

@@ -5,6 +5,8 @@ their results in).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import ganpipe.reporting.style  # noqa: F401  (backend and theme, before pyplot)
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
@@ -161,41 +163,69 @@ def fig_ladder_examples(examples: dict[str, list[tuple[str, np.ndarray]]]) -> pl
     return fig
 
 
+@dataclass(frozen=True)
+class ToyRun:
+    """One trained toy G for fig_toy_runs: its outputs, G on a grid of u (optional), its metrics/toy.json values."""
+    name: str
+    samples: np.ndarray
+    u: np.ndarray | None = None
+    g_of_u: np.ndarray | None = None
+    metrics: dict | None = None
+
+    def label(self) -> str:
+        m = self.metrics
+        if not m:
+            return self.name
+        return (f"{self.name}: KS {m['ks']:.3f} (floor {m['ks_floor']:.3f}), W1 {m['w1']:.3f} ({m['w1_floor']:.3f}), "
+                f"JS {m['hist_js']:.4f} ({m['hist_js_floor']:.4f})")
+
+
 def fig_toy(samples: np.ndarray, u: np.ndarray | None = None, g_of_u: np.ndarray | None = None, *,
             bins: int, lo: float, hi: float) -> plt.Figure:
-    """Left: the learned quantile function (sorted outputs vs Φ⁻¹(p)), plus G(u) itself when given.
-    Right: output density over the N(0,1) curve on the fixed bins the metrics use."""
-    x = check_samples(samples)
-    check_range(bins, lo, hi)
-    if (u is None) != (g_of_u is None):
-        raise ValueError("pass u and g_of_u together (G evaluated on a grid of u), or neither")
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    """fig_toy_runs of one G."""
+    return fig_toy_runs([ToyRun("G", samples, u, g_of_u)], bins=bins, lo=lo, hi=hi)
 
-    exact, learned = sorted_vs_inverse_cdf(x)
-    p = (np.arange(len(x)) + 0.5) / len(x)
-    if u is not None:
-        u, g_of_u = np.asarray(u, dtype=np.float64).ravel(), np.asarray(g_of_u, dtype=np.float64).ravel()
-        if u.shape != g_of_u.shape:
-            raise ValueError(f"u and g_of_u must have the same length, got {u.size} and {g_of_u.size}")
-        order = np.argsort(u)
-        # drawn as G(u), not sorted: a decreasing curve means G learned Φ⁻¹(1-u), which is just as right
-        left.plot(u[order], g_of_u[order], lw=1, color="grey", label="G(u)")
-    left.plot(p, learned, lw=2, label="sorted G outputs (judge this)")
-    left.plot(p, exact, ls="--", color="black", lw=1.2, label="Φ⁻¹(p), the exact map")
+
+def fig_toy_runs(runs: list[ToyRun], *, bins: int, lo: float, hi: float) -> plt.Figure:
+    """Left: each G's learned quantile function (sorted outputs vs Φ⁻¹(p)), plus G(u) itself when given; its KS, W1
+    and histogram JS beside their floors in the legend. Right: each G's output density over the N(0,1) curve on the
+    fixed bins the metrics use."""
+    check_range(bins, lo, hi)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6))
+    edges = np.linspace(lo, hi, bins + 1)
+    top = stats.norm.pdf(0)
+    several = len(runs) > 1 or any(run.metrics for run in runs)   # one bare G keeps the plain labels
+    for i, run in enumerate(runs):
+        x = check_samples(run.samples)
+        if (run.u is None) != (run.g_of_u is None):
+            raise ValueError("pass u and g_of_u together (G evaluated on a grid of u), or neither")
+        color = f"C{i}"
+        exact, learned = sorted_vs_inverse_cdf(x)
+        p = (np.arange(len(x)) + 0.5) / len(x)
+        if run.u is not None:
+            u, g_of_u = np.asarray(run.u, dtype=np.float64).ravel(), np.asarray(run.g_of_u, dtype=np.float64).ravel()
+            if u.shape != g_of_u.shape:
+                raise ValueError(f"u and g_of_u must have the same length, got {u.size} and {g_of_u.size}")
+            order = np.argsort(u)
+            # drawn as G(u), not sorted: a decreasing curve means G learned Φ⁻¹(1-u), which is just as right
+            left.plot(u[order], g_of_u[order], lw=0.8, ls=":", color=color, label=f"{run.name}: G(u)" if several else "G(u)")
+        left.plot(p, learned, lw=2, color=color, label=run.label() if several else "sorted G outputs (judge this)")
+
+        inside = np.histogram(x, bins=edges)[0]
+        # density over ALL n outputs, so mass outside [lo, hi] shows as missing area instead of inflating the bars
+        density = inside / (len(x) * np.diff(edges))
+        right.stairs(density, edges, fill=len(runs) == 1, alpha=0.6 if len(runs) == 1 else 1, lw=1.5, color=color,
+                     label=f"{run.name if several else 'G outputs'} ({1 - inside.sum() / len(x):.1%} outside [{lo:g}, {hi:g}])")
+        top = max(top, density.max())
+    exact = stats.norm.ppf((np.arange(1000) + 0.5) / 1000)
+    left.plot((np.arange(1000) + 0.5) / 1000, exact, ls="--", color="black", lw=1.2, label="Φ⁻¹(p), the exact map")
     left.set_xlabel("quantile level p / noise u")
     left.set_ylabel("value")
     left.set_title("learned quantiles: sorted outputs on Φ⁻¹(p)?")
-    left.legend(loc="best", fontsize="small")
-
-    edges = np.linspace(lo, hi, bins + 1)
-    inside = np.histogram(x, bins=edges)[0]
-    # density over ALL n outputs, so mass outside [lo, hi] shows as missing area instead of inflating the bars
-    density = inside / (len(x) * np.diff(edges))
-    right.stairs(density, edges, fill=True, alpha=0.6,
-                 label=f"G outputs ({1 - inside.sum() / len(x):.1%} outside [{lo:g}, {hi:g}])")
+    left.legend(loc="upper left", fontsize="x-small")
     grid = np.linspace(lo, hi, 400)
-    right.plot(grid, stats.norm.pdf(grid), color="black", lw=1.5, label="N(0,1) density")
-    right.set_ylim(0, 1.3 * max(stats.norm.pdf(0), density.max()))  # headroom keeps the legend off the bars
+    right.plot(grid, stats.norm.pdf(grid), color="black", lw=1.5, ls="--", label="N(0,1) density")
+    right.set_ylim(0, 1.3 * top)  # headroom keeps the legend off the bars
     right.set_xlabel("value")
     right.set_ylabel("density")
     right.set_title("output density: bars follow the N(0,1) curve?")

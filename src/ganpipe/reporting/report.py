@@ -21,7 +21,7 @@ from ganpipe.data.arrays import load_mnist, load_samples
 from ganpipe.evaluation.ladder import KINDS, describe
 from ganpipe.evaluation.registry import CLASSES, LADDER, family
 from ganpipe.reporting.figures import (fig_classes, fig_curves, fig_heatmap, fig_ink, fig_intensity, fig_ladder,
-                                       fig_ladder_examples, fig_progression, fig_samples, fig_toy)
+                                       fig_ladder_examples, fig_progression, fig_samples, fig_toy_runs, ToyRun)
 from ganpipe.reporting.page import Section, write_report
 from ganpipe.reporting.verdict import headline, metrics_table, scored, warnings
 
@@ -200,21 +200,34 @@ def _training_sections(i: Inputs) -> list[Section]:
     ]
 
 
+def _toy_runs(i: Inputs, adversarial: str) -> list[ToyRun]:
+    """The adversarial toy G, and the histogram loss's when the toy stage trained one (its arrays prefixed histogram_)."""
+    a, toy = i.toy_arrays, i.toy
+    runs = [ToyRun(adversarial, a["samples"], a.get("u"), a.get("g_of_u"), toy)]
+    if "histogram_samples" in a:
+        runs.append(ToyRun("histogram", a["histogram_samples"], a.get("histogram_u"), a.get("histogram_g_of_u"),
+                           toy.get("histogram")))
+    return runs
+
+
 def _run_sections(i: Inputs) -> list[Section]:
     """The 1-D toy, the run facts and the params."""
     p, toy = i.params, i.toy
+    adversarial = toy.get("loss", p.loss)
+    runs = [(adversarial, toy)] + ([("histogram", toy["histogram"])] if "histogram" in toy else [])
     device = next((r.get("device", "?") for r in i.runs if r["stage"] == "train"), "?")
     return [
         Section("The 1-D toy: U[0, 1] → N(0, 1)",
-                f"The source's example, trained with the same loss ({p.loss}) for {p.toy.steps:,} steps on n = "
-                f"{toy['n']:,} outputs. The exact map is Φ⁻¹, the inverse normal CDF, but Φ⁻¹(1 − u) and many others "
-                "give the same distribution, so judge the sorted outputs against Φ⁻¹ and the histogram against the "
-                "density, not G(u) pointwise. Each figure is next to the same measure for a true N(0, 1) sample of "
-                "the same n.",
-                figures=[("toy", fig_toy(i.toy_arrays["samples"], i.toy_arrays["u"], i.toy_arrays["g_of_u"],
-                                          bins=p.toy.bins, lo=p.toy.lo, hi=p.toy.hi))],
-                table=pd.DataFrame([{"metric": k, "G's outputs": toy[k], "floor (N(0,1) sample)": toy[f"{k}_floor"],
-                                     "meaning": v} for k, v in TOY_KEYS.items()])),
+                f"The source's example, trained twice for {p.toy.steps:,} steps and judged on n = {toy['n']:,} "
+                f"outputs: with the adversarial loss {adversarial} and with the source's first method, the histogram "
+                f"loss (G alone minimises the JS between soft histograms of its batch and of a N(0, 1) batch over "
+                f"the {p.toy.bins} bins of [{p.toy.lo:g}, {p.toy.hi:g}], no critic). The exact map is Φ⁻¹, the "
+                "inverse normal CDF, but Φ⁻¹(1 − u) and many others give the same distribution, so judge the sorted "
+                "outputs against Φ⁻¹ and the histogram against the density, not G(u) pointwise. Each figure is next "
+                "to the same measure for a true N(0, 1) sample of the same n.",
+                figures=[("toy", fig_toy_runs(_toy_runs(i, adversarial), bins=p.toy.bins, lo=p.toy.lo, hi=p.toy.hi))],
+                table=pd.DataFrame([{"metric": k, **{f"{name}": m[k] for name, m in runs}, "floor (N(0,1) sample)":
+                                     toy[f"{k}_floor"], "meaning": v} for k, v in TOY_KEYS.items()])),
         Section("Run facts", f"git revision <code>{i.revision}</code>; training device: {device}.",
                 table=pd.DataFrame([{"stage": r["stage"], "wall time (s)": r["wall_s"], "started (UTC)": r["started"],
                                      "device": r.get("device", "—")} for r in i.runs])),
@@ -231,8 +244,9 @@ def write(out: Path, i: Inputs) -> None:
     p = i.params
     obj = p.loss_config()
     sections = _quality_sections(i) + _histogram_sections(i) + _training_sections(i) + _run_sections(i)
+    critic = (f"{obj.critic_steps} critic step(s) per generator step" if hasattr(obj, "critic_steps")
+              else "no critic")
     write_report(out, "ganpipe report", f"{p.model.arch} with the {p.loss} loss, {obj.optimizer} lr {obj.lr:g}, "
-                                        f"{obj.critic_steps} critic step(s) per generator step, {p.train.steps:,} "
-                                        f"steps, seed {p.seed}", sections, p.report.dpi,
+                                        f"{critic}, {p.train.steps:,} steps, seed {p.seed}", sections, p.report.dpi,
                  warnings=warnings(i.ev, i.ladder, i.accuracy, target=p.report.classifier_target,
                                    warn_ratio=p.report.warn_ratio))
