@@ -35,6 +35,11 @@ def num(x, digits: int = 3) -> str:
     return f"{x:.{digits}g}"
 
 
+def spread(x: float) -> str:
+    """A standard deviation, to the precision it deserves."""
+    return f"{x:,.0f}" if x >= 10 else f"{x:.1f}" if x >= 1 else f"{x:.2f}"
+
+
 def table(header: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -130,7 +135,7 @@ def quality(res: Results, name: str) -> str:
 
     def cell(runs_, budget, weights):
         vals = [r["fld"] for run in runs_ for r in run["rows"] if r["budget_s"] == budget and r["weights"] == weights]
-        sd = f" ± {num(statistics.stdev(vals), 2)}" if len(vals) > 1 else ""
+        sd = f" ± {spread(statistics.stdev(vals))}" if len(vals) > 1 else ""
         return num(statistics.mean(vals)) + sd if vals else "—"
 
     rows = []
@@ -216,7 +221,7 @@ critic consumes (batch × critic steps per generator step).
 
 ## The default pipeline on 2 CPU cores
 
-Measured on {DEV}, on 2026-12-02, default params (hinge with a spectrally normalised critic, dcgan DIM 32,
+Measured on {DEV_SHORT}, on 2026-12-02, default params (hinge with a spectrally normalised critic, dcgan DIM 32,
 12,000 steps of batch 64 in bf16 autocast and channels-last, EMA 0.995).
 
 A first `make repro` on a fresh clone, set-up included, took 582, 738, 748 and 765 s in four fresh clones that
@@ -231,7 +236,7 @@ In the 582 s run the stages took:
 | `classifier` (2 epochs, 99.21% test accuracy) | 21 s |
 | `toy` (6,000 steps) | 10.8 s |
 | `fetch` (the PyPI wheel fallback) | 3.7 s |
-| `generate` (10,000 samples, one thread) | 2.9 s |
+| `generate` (10,000 samples) | 1.6 s |
 | set-up, `report` and DVC's own work | the rest |
 
 The averaged generator scored, each figure against its real-vs-real floor in brackets: `fld` 5.94 (1.81; 95%
@@ -244,7 +249,7 @@ it reached 0.049.
 ## A seed study: hinge against ns
 
 `dvc exp run --queue -S 'loss=hinge,ns' -S 'seed=0,1,2'`, `dvc queue start -j 1`, then `ganpipe study`, on
-{DEV}, 2026-12-02, everything else at the default. The queue took 2,557 s (five new runs of about 8.5 minutes;
+{DEV_SHORT}, 2026-12-02, everything else at the default. The queue took 2,557 s (five new runs of about 8.5 minutes;
 hinge with seed 0 was restored from the run-cache), `ganpipe study` 16 s.
 
 | rank | group | n | fld: mean [95% interval] | the seeds (0, 1, 2) | not distinguishable from |
@@ -266,7 +271,7 @@ on FLD needs more seeds (the interval narrows as 1/√n).
 
 ## Time to quality on 2 CPU cores: how the default was chosen
 
-`python bench/quality.py` trains candidate settings on {DEV} for fixed wall-clock budgets (the clock counts the
+`python bench/quality.py` trains candidate settings on {DEV_SHORT} for fixed wall-clock budgets (the clock counts the
 whole loop, diagnostics included) and scores a copy at each budget as `evaluate` does (n = 10,000 against the
 test set). "raw" is the generator's own weights; "EMA" the averaged ones (decay 0.995) with recomputed
 batch-norm statistics. Every candidate changes the defaults of that time (ns loss, fp32, no spectral norm,
