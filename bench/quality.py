@@ -46,7 +46,7 @@ from ganpipe.gan.plan import mnist_plan
 from ganpipe.runtime import device_name, seed_everything, set_threads
 
 # The pipeline's default before issue 14 (ns, no spectral norm, fp32, NCHW), which every candidate starts from;
-# hinge-sn-fast won, and params.yaml's default is it now (bench/NOTES.md).
+# hinge-sn-fast won, and params.yaml's default is it now (docs/results.md).
 BEFORE: dict[str, object] = {"loss": "ns", "model.spectral_norm": False, "train.precision": "fp32",
                              "train.channels_last": False}
 # name -> overrides of params.yaml, as `dvc exp run -S` would set them
@@ -153,7 +153,7 @@ def run_one(name: str, p: Params, mnist: dict, ema_decays: list[float], budgets:
 
 
 def markdown(result: dict) -> str:
-    """Two tables for bench/NOTES.md: each candidate's FLD over the budgets (raw / EMA, mean over seeds), and every
+    """Two tables for docs/results.md: each candidate's FLD over the budgets (raw / EMA, mean over seeds), and every
     metric at the largest budget (each seed, each way of scoring)."""
     def cell(values: list[float], fmt: str) -> str:
         if not values:

@@ -15,7 +15,7 @@ def test_every_metric_of_eval_json_is_registered_and_described_in_the_docs(pipel
     ev = json.loads(pipeline["eval"].read_text())
     metrics = {k.removesuffix("_floor") for k in ev if k.endswith("_floor")} - {"kid_std"}   # kid's spread
     assert metrics == set(registry.METRICS)   # each registered metric has a floor, and nothing goes unregistered
-    docs = (ROOT / "docs/metrics.md").read_text()
+    docs = (ROOT / "docs/reference/metrics.md").read_text()
     assert [k for k in registry.METRICS if f"`{k}`" not in docs] == []
 
 

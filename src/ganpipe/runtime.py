@@ -89,7 +89,7 @@ def seed_everything(seed: int, device: torch.device) -> torch.Generator:
     return torch.Generator(device=device).manual_seed(seed)
 
 
-# What `auto` means per device: the fast path measured in bench/NOTES.md. On the CPU that is bf16 autocast where
+# What `auto` means per device: the fast path measured in docs/results.md. On the CPU that is bf16 autocast where
 # the CPU has native bf16 (1.6x the fp32 step, scoring alike at equal steps), fp32 where it has not; eager either
 # way. Each can be set by hand in params.yaml (train.precision, train.cuda_graph); the tests pin fp32.
 AUTO = {"cpu": ("bf16", "off"), "cuda": ("bf16", "on")}

@@ -3,7 +3,7 @@
 Owns: the Frechet distance (from features or from means and covariances), KID (unbiased MMD^2
 with the cubic polynomial kernel, over random subsets), the Inception Score, precision / recall /
 density / coverage on k-NN balls, and the class-label histogram metrics (JS to the real label
-histogram, number of modes), all in float64 (definitions: docs/metrics.md, "Feature metrics").
+histogram, number of modes), all in float64 (definitions: docs/reference/metrics.md, "Feature metrics").
 Refuses: running the classifier (it receives arrays: features, probabilities, argmax labels),
 torch, file I/O and global seeding (KID takes a seed and builds its own generator). Values are
 never made to look nicer: KID is never clipped, and FD is clipped at 0 only within rounding.

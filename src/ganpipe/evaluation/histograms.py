@@ -2,7 +2,7 @@
 
 Owns: binning uint8 images on shared fixed edges (pixel-intensity marginal and per-position
 marginals), JS / smoothed KL / symmetrised KL in float64 nats, and the `<metric>_floor` twins
-computed between two disjoint sets of real images (definitions: docs/metrics.md).
+computed between two disjoint sets of real images (definitions: docs/reference/metrics.md).
 Refuses: anything but uint8 images (generated images must be quantised exactly as real ones are
 stored before they are compared), file I/O, seeding, torch. Feature-space metrics live elsewhere.
 """

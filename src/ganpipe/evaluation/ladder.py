@@ -32,7 +32,7 @@ def degrade(images: np.ndarray, kind: str, level: float, seed: int) -> np.ndarra
     x = images.astype(np.float64)
     if kind == "noise":
         # multiplicative (speckle): additive noise would turn the 0s of the background into a spread of low
-        # values, which saturates pixel_js by sigma = 0.03 x 255 and then lowers it (measured, bench/NOTES.md)
+        # values, which saturates pixel_js by sigma = 0.03 x 255 and then lowers it (measured: docs/results.md)
         x = x * (1.0 + level * rng.standard_normal(x.shape))
     elif kind == "blur":
         x = gaussian_filter(x, sigma=(0, level, level), mode="constant")

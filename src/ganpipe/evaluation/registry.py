@@ -2,7 +2,7 @@
 shown (the verdict's headline table, the verdict's warnings, the degradation ladder).
 
 The report, compare, the verdict and the ladder read this registry; none of them restates a metric's facts.
-The definitions behind the meanings: docs/metrics.md.
+The definitions behind the meanings: docs/reference/metrics.md.
 """
 from __future__ import annotations
 

@@ -1,0 +1,434 @@
+"""docs/results.md, generated: every measured figure of the project, once, with its machine and date.
+
+The tables come from the JSON files in bench/results (each written by a bench script); the text between them is
+the TEMPLATE below. A figure with no JSON behind it is written in the template once, with its machine and date.
+Dates: a JSON's own `date` when it has one, else the day git last committed the file.
+
+    python bench/results_page.py            # rewrite docs/results.md
+    python bench/results_page.py --check    # exit 1 when docs/results.md is not what the JSON files give
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+HEADLINE = ("fld", "kid", "is_score", "precision", "recall", "coverage", "modes", "pixel_js")
+
+
+# ---- formatting ---------------------------------------------------------------------------------------------------
+
+def num(x, digits: int = 3) -> str:
+    """A figure as the page prints it: thousands separated, `digits` significant digits below 1,000."""
+    if x is None:
+        return "—"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, int) or (isinstance(x, float) and x.is_integer() and abs(x) >= 100):
+        return f"{int(x):,}"
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    return f"{x:.{digits}g}"
+
+
+def spread(x: float) -> str:
+    """A standard deviation, to the precision it deserves."""
+    return f"{x:,.0f}" if x >= 10 else f"{x:.1f}" if x >= 1 else f"{x:.2f}"
+
+
+def table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+class Results:
+    """The JSON files of one results folder, and which of them the page has used."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.used: set[str] = set()
+
+    def load(self, name: str) -> dict:
+        self.used.add(name)
+        return json.loads((self.folder / name).read_text())
+
+    def date(self, name: str) -> str:
+        data = json.loads((self.folder / name).read_text())
+        if isinstance(data, dict) and data.get("date"):
+            return str(data["date"])
+        r = subprocess.run(["git", "log", "-1", "--format=%ad", "--date=short", "--", name], cwd=self.folder,
+                           capture_output=True, text=True)
+        return r.stdout.strip() or "undated"
+
+    def source(self, *names: str, machine: str = "") -> str:
+        """The line under a table: machine, software, date and file of each JSON behind it."""
+        parts = []
+        for name in names:
+            d = json.loads((self.folder / name).read_text())
+            meta = d if "benchmark" in d else {}   # family_eval files hold one entry per run and no machine
+            machine = machine or meta.get("device") or "machine not recorded"
+            sw = ", ".join(f"{k} {meta[k]}" for k in ("torch", "python") if meta.get(k))
+            parts.append(f"`bench/results/{name}`: {machine}" + (f", {sw}" if sw else "") + f", {self.date(name)}")
+        return "*Source: " + "; ".join(parts) + ".*"
+
+
+# ---- one renderer per kind of result --------------------------------------------------------------------------------
+
+def speed(res: Results, name: str) -> str:
+    """bench/speed.py: one row per loop variant and batch."""
+    d = res.load(name)
+    rows = []
+    for r in d["rows"]:
+        if "img_per_s" not in r:
+            continue
+        flags = [r.get("layout")] if r.get("layout") not in (None, "nchw") else []
+        flags += ["fuse"] * bool(r.get("fuse")) + ["torch.compile"] * bool(r.get("torch_compile"))
+        variant = "naive" if r["loop"] == "naive" else "/".join([r["precision"], r["compile"], *flags])
+        ratio = r.get("vs_naive") if r.get("vs_naive") is not None else r.get("vs_today")
+        rows.append([variant + (" (default then)" if r.get("default") else ""), r.get("threads", "all"),
+                     r["batch"], num(r["img_per_s"]), f"{num(ratio)}×" if ratio is not None else "—"])
+    against = "× naive" if any(r.get("vs_naive") for r in d["rows"] if r["loop"] == "project") else "× default"
+    model = d["model"]
+    head = (f"{d['loss']} (critic steps: {d['objective']['critic_steps']}), {model['arch']} DIM {model['dim']}; "
+            "img/s counts real images the critic consumes.")
+    return head + "\n\n" + table(["variant", "threads", "batch", "img/s", against], rows) + "\n\n" + res.source(name)
+
+
+def runs(res: Results, names: list[str], labels: list[str]) -> str:
+    """bench/train_speed.py: one training run per file."""
+    rows = []
+    for name, label in zip(names, labels):
+        d = res.load(name)
+        ev = d.get("eval", {})
+        rows.append([label, d["loss"], f"{d['model']['arch']} {d['model']['dim']}", num(d["steps"]),
+                     num(d["steps_per_s"]), num(d["img_per_s"]), num(ev.get("pixel_js")), num(ev.get("perpixel_js_mean"))])
+    floor = res.load(names[0]).get("eval", {})
+    header = ["run", "loss", "network", "steps", "steps/s", "img/s",
+              f"pixel_js (floor {num(floor.get('pixel_js_floor'), 2)})",
+              f"perpixel_js_mean (floor {num(floor.get('perpixel_js_mean_floor'), 2)})"]
+    if not floor:   # runs that were scored apart (bench/family_eval.py): no histogram columns
+        header, rows = header[:-2], [r[:-2] for r in rows]
+    return table(header, rows) + "\n\n" + res.source(*names)
+
+
+def scores(res: Results, name: str, labels: dict[str, str], keys=HEADLINE, machine: str = "") -> str:
+    """bench/family_eval.py: every run scored as `evaluate` does, and the real-vs-real floor."""
+    d = res.load(name)
+    rows = [[labels.get(run, run)] + [num(v.get(k)) for k in keys] for run, v in d.items()]
+    first = next(iter(d.values()))
+    rows.append(["real vs real (floor)"] + [num(first.get(f"{k}_floor")) for k in keys])
+    return table(["run", *keys], rows) + "\n\n" + res.source(name, machine=machine)
+
+
+def quality(res: Results, name: str) -> str:
+    """bench/quality.py: FLD of each candidate at each training budget, mean over seeds ± their spread."""
+    d = res.load(name)
+    budgets = d["budgets_s"]
+    by_candidate: dict[str, list] = {}
+    for run in d["runs"]:
+        by_candidate.setdefault(run["candidate"], []).append(run)
+
+    def cell(runs_, budget, weights):
+        vals = [r["fld"] for run in runs_ for r in run["rows"] if r["budget_s"] == budget and r["weights"] == weights]
+        sd = f" ± {spread(statistics.stdev(vals))}" if len(vals) > 1 else ""
+        return num(statistics.mean(vals)) + sd if vals else "—"
+
+    rows = []
+    for cand, runs_ in by_candidate.items():
+        steps = [r["steps"] for run in runs_ for r in run["rows"] if r["budget_s"] == budgets[-1] and r["weights"] == "raw"]
+        rows.append([cand, ", ".join(str(run["seed"]) for run in runs_), num(round(statistics.mean(steps)))]
+                    + [f"{cell(runs_, b, 'raw')} / {cell(runs_, b, 'ema')}" for b in budgets])
+    header = ["candidate", "seeds", f"steps in {num(budgets[-1])} s"] + [f"FLD at {num(b)} s, raw / EMA" for b in budgets]
+    return (table(header, rows) + f"\n\nFloor (real vs real): FLD {num(d['floor']['fld'])}.\n\n" + res.source(name))
+
+
+def quality_long(res: Results, name: str) -> str:
+    """bench/quality.py, one long run: every feature metric of the averaged generator at each budget."""
+    d = res.load(name)
+    (run,) = d["runs"]
+    keys = ("fld", "precision", "recall", "coverage", "density", "modes")
+    rows = []
+    for r in run["rows"]:
+        if r["weights"] == "ema":
+            raw = next(x for x in run["rows"] if x["budget_s"] == r["budget_s"] and x["weights"] == "raw")
+            rows.append([f"{num(r['budget_s'] / 60, 2)} min", num(r["steps"]), num(raw["fld"])]
+                        + [num(r[k]) for k in keys])
+    rows.append(["real vs real (floor)", "", ""] + [num(d["floor"][k]) for k in keys])
+    header = ["training", "steps", "FLD raw", "FLD EMA", "precision", "recall", "coverage", "density", "modes"]
+    return f"{run['candidate']}, seed {run['seed']}.\n\n" + table(header, rows) + "\n\n" + res.source(name)
+
+
+def clip(res: Results, names: list[str]) -> str:
+    """bench/train_speed.py with wgan's weight clipping: the loss swings and the Lipschitz check."""
+    rows = []
+    for name in names:
+        d = res.load(name)
+        hist = {h["step"]: h for h in d["history"]}
+        swings = " → ".join(num(hist[s]["loss_g"], 2) for s in (50, 200, 350, 500) if s in hist)
+        grad = [h["gradnorm_d_max"] for h in d["history"]]
+        rows.append([num(d["objective"]["clip"]), swings, f"{num(min(grad), 2)} to {num(max(grad), 2)}"])
+    return (table(["clip", "loss_g at steps 50 → 200 → 350 → 500", "max ‖∇D‖ at interpolates"], rows) + "\n\n"
+            + res.source(*names))
+
+
+def equivalence(res: Results, name: str) -> str:
+    """Two code versions on one core: the same bytes."""
+    d = res.load(name)
+    old, new = d["eval_old"], d["eval_new"]
+    same = sum(old[k] == new.get(k) for k in old)
+    rows = [["samples.npz md5", d["samples_md5"]["old"][:8] + "…", d["samples_md5"]["new"][:8] + "…"],
+            ["classifier.pt md5", d["classifier_md5"]["old"][:8] + "…", d["classifier_md5"]["new"][:8] + "…"],
+            ["generator weights", "", "equal, tensor by tensor" if d["generator_weights_equal"] else "differ"],
+            ["eval.json", f"{len(old)} values", f"{same} of them equal"]]
+    rows += [[k, num(old[k], 5), num(new[k], 5)] for k in ("fld", "precision", "recall", "coverage", "modes")]
+    return table(["", "before", "after"], rows) + "\n\n" + res.source(name, machine=DEV_SHORT)
+
+
+def generic(res: Results, name: str) -> str:
+    """A result the template does not place yet: its scalar fields, so that no measurement goes unlisted."""
+    d = res.load(name)
+    rows = [[k, num(v) if isinstance(v, (int, float)) else str(v)] for k, v in d.items()
+            if isinstance(v, (int, float, str)) or v is None]
+    return table(["field", "value"], rows) + "\n\n" + res.source(name)
+
+
+# ---- the page -------------------------------------------------------------------------------------------------------
+
+DEV_SHORT = "the development machine (2 CPU cores)"
+DEV = ("the development machine: 2 cores of an AMD EPYC with `avx512_bf16` and `amx_bf16`, no GPU, Python 3.11, "
+       "torch 2.13.0 CPU build")
+
+
+def template(res: Results) -> list[str]:
+    """The page, section by section: hand-written text and generated tables."""
+    return [
+        f"""# Results
+
+Every measured figure of the project, each stated once, with the machine it ran on and the date. This page is
+generated by `python bench/results_page.py` from the JSON files in `bench/results/` (written by the bench
+scripts) and from the text in that script; `python bench/results_page.py --check` fails when the page is stale.
+Do not edit it by hand.
+
+Two machines appear: {DEV}; and leases of one NVIDIA H100 80GB HBM3 (torch 2.11.0+cu130). Wall-clock figures
+vary between days on the development machine and between leases of the H100 (the same code ran up to 1.6×
+faster in one lease than in another): compare speeds within one table only. img/s counts the real images the
+critic consumes (batch × critic steps per generator step).
+
+## The default pipeline on 2 CPU cores
+
+Measured on {DEV_SHORT}, on 2026-12-02, default params (hinge with a spectrally normalised critic, dcgan DIM 32,
+12,000 steps of batch 64 in bf16 autocast and channels-last, EMA 0.995).
+
+A first `make repro` on a fresh clone, set-up included, took 582, 738, 748 and 765 s in four fresh clones that
+day (about 10 to 13 minutes: the machine's speed varied, and in one of them package installs shared the cores).
+In the 582 s run the stages took:
+
+| stage | wall time |
+|---|---|
+| `train` (12,000 steps at 31.9 steps/s, 2,007 img/s) | 383 s |
+| `ladder` (13 rungs of 10,000 images) | 46 s |
+| `evaluate` | 43 s |
+| `classifier` (2 epochs, 99.21% test accuracy) | 21 s |
+| `toy` (6,000 steps) | 10.8 s |
+| `fetch` (the PyPI wheel fallback) | 3.7 s |
+| `generate` (10,000 samples) | 1.6 s |
+| set-up, `report` and DVC's own work | the rest |
+
+The averaged generator scored, each figure against its real-vs-real floor in brackets: `fld` 5.94 (1.81; 95%
+interval 5.83–7.77), `fld_inf` 6.15, `kid` 2.01 (0.35), `is_score` 8.46 (9.74), `precision` 0.70 (0.89),
+`recall` 0.88 (0.88), `density` 0.57 (0.96), `coverage` 0.78 (0.95), `modes` 10, `pixel_js` 0.0225 (0.00017).
+The report warns only about `pixel_js`. The fresh clones that were compared repeated every figure of
+`metrics/eval.json` to the digits printed here. Under hinge the 1-D toy's KS is 0.229 (floor 0.010); under ns
+it reached 0.049.
+
+## A seed study: hinge against ns
+
+`dvc exp run --queue -S 'loss=hinge,ns' -S 'seed=0,1,2'`, `dvc queue start -j 1`, then `ganpipe study`, on
+{DEV_SHORT}, 2026-12-02, everything else at the default. The queue took 2,557 s (five new runs of about 8.5 minutes;
+hinge with seed 0 was restored from the run-cache), `ganpipe study` 16 s.
+
+| rank | group | n | fld: mean [95% interval] | the seeds (0, 1, 2) | not distinguishable from |
+|---:|:---|---:|:---|:---|:---|
+| 1 | loss=hinge | 3 | 6.40 [5.32, 7.48] | 5.94, 6.80, 6.47 | loss=ns |
+| 2 | loss=ns | 3 | 8.29 [7.08, 9.51] | 7.73, 8.61, 8.55 | loss=hinge |
+
+| group | kid | is_score | precision | recall | coverage | modes |
+|:---|:---|:---|:---|:---|:---|:---|
+| loss=hinge | 2.19 [1.80, 2.59] | 8.45 [8.44, 8.47] | 0.697 [0.689, 0.706] | 0.879 [0.868, 0.891] | 0.778 [0.751, 0.804] | 10 (all) |
+| loss=ns | 3.10 [2.11, 4.08] | 8.32 [8.26, 8.38] | 0.684 [0.672, 0.697] | 0.882 [0.863, 0.901] | 0.767 [0.724, 0.810] | 10 (all) |
+
+![the study's dot plot: each seed a dot, each group's mean and 95% interval, the floor dashed](study_seeds.png)
+
+Every hinge seed scored a lower FLD than every ns seed, but at n = 3 the two intervals overlap, so the losses are
+not distinguishable on FLD; nor on KID, precision, recall or coverage. Only the Inception Score separates them.
+With spectral norm and the averaged generator, ns kept all 10 modes with every seed. A claim that hinge beats ns
+on FLD needs more seeds (the interval narrows as 1/√n).
+
+## Time to quality on 2 CPU cores: how the default was chosen
+
+`python bench/quality.py` trains candidate settings on {DEV_SHORT} for fixed wall-clock budgets (the clock counts the
+whole loop, diagnostics included) and scores a copy at each budget as `evaluate` does (n = 10,000 against the
+test set). "raw" is the generator's own weights; "EMA" the averaged ones (decay 0.995) with recomputed
+batch-norm statistics. Every candidate changes the defaults of that time (ns loss, fp32, no spectral norm,
+dcgan DIM 32, batch 64, 2 threads) as `-S` would: `fast` bf16 and channels-last; `hinge-sn` hinge and spectral
+norm; `hinge-sn-fast` both (today's default); `wgan-gp`; `dim64` `model.dim=64`; `batch128` batch 128 with
+lr 4e-4.
+""",
+        quality(res, "cpu_quality.json"),
+        """
+- hinge + spectral norm + bf16/channels-last + EMA reached the lowest FLD at every budget, with 10 modes on
+  every seed. That is the default.
+- The old default (`ns`, fp32) is a lottery: with seed 0 it collapsed (3 modes, recall 0).
+- bf16 scores as fp32 does at equal steps, and runs about 1.8× as many steps in the same time.
+- The averaged generator halves FLD under hinge + spectral norm and helps ns little. Standing batch-norm
+  statistics and copied ones stay within 2.5 FLD of each other; under hinge + spectral norm standing ones won
+  4 times of 4, so they are the default (`train.ema_standing_batches: 100`).
+- wgan-gp (5 critic steps, each with a double backward) and DIM 64 are too slow for minutes on 2 cores.
+
+The default trained four times as long, scored at six budgets:
+""",
+        quality_long(res, "cpu_quality_long.json"),
+        """
+![FLD, precision and coverage against training time](../bench/results/cpu_time_to_quality.png)
+
+FLD falls 9× from 2 to 7 minutes and then flattens towards its floor. Coverage crosses 0.80 between 7 and
+14 minutes. Precision has not flattened at 28 minutes and is still below 0.80. Two probes on the 7-minute
+generator of this run did not raise precision: truncating the noise (ψ = 0.8: FLD 8.7, precision 0.675) and
+keeping the samples the critic scores highest (kept fraction 0.5: FLD 30.7, precision 0.700).
+
+## The training step's speed on the CPU
+
+The ns step of the old default (dcgan DIM 32, batch 64) in its variants, 2 threads and 1:
+""",
+        speed(res, "cpu_speed_ns_dim32.json"),
+        """
+torch.compile loses: it recompiles whenever the loop switches grad mode. The WGAN-GP step at DIM 32:
+""",
+        speed(res, "cpu_speed_bf16_dim32.json"),
+        """
+The project's loop against a naive DataLoader loop at the paper's DIM 64, fp32 (the CPU is bound by the
+convolutions' arithmetic, so a resident dataset and fewer syncs gain only a few percent):
+""",
+        speed(res, "cpu_speed.json"),
+        """
+A fewer-kernel critic update (one critic pass over real and fake together) gained nothing on the CPU and has
+since been removed:
+""",
+        speed(res, "cpu_speed_fuse_64.json"),
+        speed(res, "cpu_speed_fuse_1024.json"),
+        """
+## The training step's speed on an H100
+
+`bash bench/gpu.sh OUT_DIR` makes these measurements. WGAN-GP on the paper's dcgan (DIM 64), seed 0, every row
+in one process. "fp32" is true fp32 (TF32 off); the naive loop keeps torch's default, TF32 on.
+""",
+        speed(res, "h100_speed.json"),
+        """
+At batch 64 the CUDA graph's step takes 8.0 ms, 27 TFLOP/s: the time goes to the fixed latency of hundreds of
+small kernels per step (convolutions, NCHW↔NHWC transposes around every bf16 convolution, autocast's weight
+casts), not to arithmetic (`bench/results/h100_profile.txt`, bf16 eager, 20 steps). The layout, in another lease:
+""",
+        speed(res, "h100_speed_layout.json"),
+        """
+Quality at equal steps: the same seed and 2,000 steps in each variant, sampled on the CPU and scored as
+`evaluate` does. Every difference is within the bootstrap spread of FLD at this n (about ±2):
+""",
+        runs(res, ["h100_quality_fp32_eager.json", "h100_quality_bf16_graph.json", "h100_quality_bf16_graph_nhwc.json"],
+             ["fp32 eager", "bf16, CUDA graph", "bf16, CUDA graph, channels-last"]),
+        scores(res, "h100_quality_eval.json", {"fp32_eager": "fp32 eager", "bf16_graph": "bf16, CUDA graph",
+                                                "bf16_graph_nhwc": "bf16, CUDA graph, channels-last"},
+               machine="the H100 runs above, scored on the CPU"),
+        """
+## The GAN family on an H100
+
+`bash bench/family.sh DIR`: each loss with its paper's settings, batch 64, seed 0, samples drawn on the CPU and
+scored with the source's pixel histograms. The H100 is far from busy with networks this small. The `_2000` runs
+ran in a second lease.
+""",
+        runs(res, ["h100_default.json", "h100_wgan-gp_dcgan64.json", "h100_wgan-gp_mlp64.json",
+                   "h100_minimax_dcgan32.json", "h100_wgan-gp_dcgan64_2000.json", "h100_wgan-gp_mlp64_2000.json",
+                   "h100_wgan-gp_dcgan64_4000.json", "h100_wgan-gp_mlp64_4000.json"],
+             ["ns (the default then)", "wgan-gp dcgan", "wgan-gp mlp", "minimax", "wgan-gp dcgan, 2,000",
+              "wgan-gp mlp, 2,000", "wgan-gp dcgan, 4,000", "wgan-gp mlp, 4,000"]),
+        """
+The pixel histograms favour the mlp, whose digits are speckled and mostly 1s, 7s and 9s: they count grey
+levels and cannot see shape, the source's own argument for a learned distance. The classifier's features
+see it (`python bench/family_eval.py`):
+""",
+        scores(res, "h100_wgan-gp_dcgan_vs_mlp_eval.json", {}, machine="the H100 runs above, scored on the CPU"),
+        """
+![the dcgan's samples at 4,000 steps](../bench/results/h100_wgan-gp_dcgan64_4000.png)
+![the mlp's samples at 4,000 steps](../bench/results/h100_wgan-gp_mlp64_4000.png)
+
+Under `minimax`, D(G(z)) fell to 1e-4 and `gradnorm_g` to 0.002 between steps 150 and 750, then G escaped
+(`h100_minimax_dcgan32.json`'s history).
+
+## A weight clip too loose, on the CPU
+
+wgan on an mlp of DIM 64, 600 steps, logged every 50: with a loose clip the critic is no longer Lipschitz and
+the losses swing by tens between logging steps.
+""",
+        clip(res, ["cpu_wgan_mlp64_clip0.01.json", "cpu_wgan_mlp64_clip1.json"]),
+        """
+## The same bytes across a restructuring
+
+With one thread a run is bit-identical across processes and folders
+([reproducibility](guides/reproducibility.md)). The code before and after a restructuring of the library, each
+in its own clone on one core, with the old default params (ns, fp32, no EMA, 6,000 steps), `dvc repro evaluate`:
+""",
+        equivalence(res, "cpu_equivalence_13.json"),
+        f"""
+## Measured without a JSON file
+
+- **Ladder noise.** Additive Gaussian noise (σ × 255 on every pixel) saturates `pixel_js` at once: 0.0064 at
+  σ = 0.001, 0.142 at 0.01, 0.161 at 0.03, then falling to 0.136 at 0.4, as rounding turns the black
+  background grey. So the ladder multiplies the ink, x·(1 + σN(0, 1)), which grows every metric with every
+  step. {DEV_SHORT}, 2026-11-26.
+- **Queue workers on 2 cores.** Two 1,000-step experiments took 370 s with `dvc queue start -j 1` and 584 s
+  with `-j 2` (the workers share the cores). {DEV_SHORT}, 2026-11-27.
+- **The SLURM sweep** (`tests/test_sweep.py`, two runs, tiny params: 4 training steps; a single-node SLURM
+  cluster, SeaweedFS's S3 server and a bare git origin on the loopback), {DEV_SHORT}, 2026-12-02: the baseline
+  (`dvc repro`, commit, `dvc push --run-cache`, `git push`) 35–38 s; a 2×2 sweep with `--wait` 99–105 s; one
+  task (clone, pull, `dvc exp run`, pushes) 32–33 s; the same sweep again, nothing submitted, 28–30 s; a fresh
+  clone's `dvc pull` 1.8–2.0 s.
+- **The toy under wgan-gp.** With the default seed the 1-D toy's generator runs away from N(0, 1) (outputs
+  near −16): the penalty λ(‖∇D‖ − 1)² with λ = 10 keeps the fresh critic monotone, the wrong way. With λ = 0.1
+  it learns. The other losses reach KS 0.03–0.06 at 6,000 steps (floor 0.01). {DEV_SHORT}, 2026-12-02.
+""",
+    ]
+
+
+def render(folder: Path) -> str:
+    res = Results(folder)
+    parts = template(res)
+    rest = sorted(p.name for p in folder.glob("*.json") if p.name not in res.used)
+    if rest:
+        parts.append("\n## Other results\n")
+        for name in rest:
+            parts += [f"\n### `{name}`\n", generic(res, name)]
+    return "\n".join(p.strip("\n") + "\n" for p in parts).replace("\n\n\n", "\n\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Write docs/results.md from bench/results/*.json.")
+    ap.add_argument("--results", type=Path, default=ROOT / "bench/results", help="folder of result JSON files")
+    ap.add_argument("--out", type=Path, default=ROOT / "docs/results.md", help="the page to write or check")
+    ap.add_argument("--check", action="store_true", help="write nothing; exit 1 when --out differs")
+    args = ap.parse_args(argv)
+    page = render(args.results)
+    if args.check:
+        if not args.out.exists() or args.out.read_text() != page:
+            print(f"{args.out} is stale: run python bench/results_page.py", file=sys.stderr)
+            return 1
+        return 0
+    args.out.write_text(page)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
