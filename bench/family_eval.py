@@ -9,6 +9,7 @@ weights generate.weights names), scored by the evaluate stage's own scorecard wi
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -48,7 +49,7 @@ def main(
     floors = next(iter(results.values()))
     print("floor", "  ".join(f"{k} {floors[k + '_floor']:.4g}" for k in SHOWN))
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    out.write_text(json.dumps({"date": date.today().isoformat(), **results}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import date
 import platform
 import statistics
 import time
@@ -271,7 +272,7 @@ def main(
         raise typer.BadParameter(f"EMA decays must lie in (0, 1), got {bad}", param_hint="--ema")
     plans = {(name, seed): params_with(params, CANDIDATES[name], seed) for seed in seed_list for name in names}
     result = json.loads(out.read_text()) if out.is_file() else {}
-    result.update({"benchmark": "quality", "device": None, "torch": torch.__version__,
+    result.update({"benchmark": "quality", "date": date.today().isoformat(), "device": None, "torch": torch.__version__,
                    "python": platform.python_version(), "budgets_s": budget_list})
     runs = {(r["candidate"], r["seed"]): r for r in result.get("runs", [])}
     set_threads(0)

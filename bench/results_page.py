@@ -2,7 +2,7 @@
 
 The tables come from the JSON files in bench/results (each written by a bench script); the text between them is
 the TEMPLATE below. A figure with no JSON behind it is written in the template once, with its machine and date.
-Dates: a JSON's own `date` when it has one, else the day git last committed the file.
+Dates: each JSON's own `date` (the bench scripts write it), so the page does not depend on git's history.
 
     python bench/results_page.py            # rewrite docs/results.md
     python bench/results_page.py --check    # exit 1 when docs/results.md is not what the JSON files give
@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
@@ -59,11 +58,7 @@ class Results:
 
     def date(self, name: str) -> str:
         data = json.loads((self.folder / name).read_text())
-        if isinstance(data, dict) and data.get("date"):
-            return str(data["date"])
-        r = subprocess.run(["git", "log", "-1", "--format=%ad", "--date=short", "--", name], cwd=self.folder,
-                           capture_output=True, text=True)
-        return r.stdout.strip() or "undated"
+        return str(data.get("date") or "undated") if isinstance(data, dict) else "undated"
 
     def source(self, *names: str, machine: str = "") -> str:
         """The line under a table: machine, software, date and file of each JSON behind it."""
@@ -118,7 +113,7 @@ def runs(res: Results, names: list[str], labels: list[str]) -> str:
 
 def scores(res: Results, name: str, labels: dict[str, str], keys=HEADLINE, machine: str = "") -> str:
     """bench/family_eval.py: every run scored as `evaluate` does, and the real-vs-real floor."""
-    d = res.load(name)
+    d = {run: v for run, v in res.load(name).items() if run != "date"}
     rows = [[labels.get(run, run)] + [num(v.get(k)) for k in keys] for run, v in d.items()]
     first = next(iter(d.values()))
     rows.append(["real vs real (floor)"] + [num(first.get(f"{k}_floor")) for k in keys])

@@ -26,6 +26,7 @@ A variant is precision/graph-or-none[/flag...]: `graph` sets train.cuda_graph on
 from __future__ import annotations
 
 import json
+from datetime import date
 import platform
 import statistics
 import time
@@ -240,7 +241,7 @@ def main(
     default = (f"{auto_precision}/{'graph' if auto_graph else 'none'}",
                "nhwc" if with_overrides(params, {}).train.channels_last else "nchw")
     set_threads(thread_counts[0])
-    result = {"benchmark": "speed", "device": device_name(dev), "torch": torch.__version__,
+    result = {"benchmark": "speed", "date": date.today().isoformat(), "device": device_name(dev), "torch": torch.__version__,
               "cuda": torch.version.cuda, "python": platform.python_version(), "loss": loss,
               "objective": obj.model_dump(), "model": p.model.model_dump(), "default_variant": "/".join(default),
               "img_per_s_counts": "real images consumed by the critic: batch x critic steps", "rows": []}

@@ -11,6 +11,7 @@ consumed by the critic per second (batch_size x critic steps per generator step)
 from __future__ import annotations
 
 import json
+from datetime import date
 import platform
 import time
 from pathlib import Path
@@ -74,7 +75,7 @@ def main(
     steps_per_s = clock.steps_per_s()
     critic_steps = plan.objective.settings.critic_steps
     result = {
-        "benchmark": "train_speed", "device": device_name(dev), "torch": torch.__version__,
+        "benchmark": "train_speed", "date": date.today().isoformat(), "device": device_name(dev), "torch": torch.__version__,
         "python": platform.python_version(), "loss": p.loss, "objective": plan.objective.settings.model_dump(),
         "model": p.model.model_dump(), "batch_size": plan.batch_size,
         "precision_compile": [plan.precision, plan.cuda_graph], "nhwc": plan.channels_last, "overrides": set_,
