@@ -36,7 +36,7 @@ from typing import Annotated
 import torch
 import typer
 
-from ganpipe.benchmark import CPU, fit_mnist, mnist_nets, score_generator
+from ganpipe.benchmark import CPU, fit_mnist, score_generator
 from ganpipe.config import Params, ParamsError, load_params_with
 from ganpipe.data.arrays import load_mnist
 from ganpipe.evaluation import classifier as clf
@@ -44,6 +44,7 @@ from ganpipe.gan.ema import EMA, standing_stats_from_noise
 from ganpipe.gan.loop import Callbacks
 from ganpipe.gan.networks import build_generator
 from ganpipe.gan.plan import mnist_plan
+from ganpipe.gan.session import networks
 from ganpipe.runtime import device_name, seed_everything, set_threads
 
 # The pipeline's default before issue 14 (ns, no spectral norm, fp32, NCHW), which every candidate starts from;
@@ -119,7 +120,7 @@ def run_one(name: str, p: Params, mnist: dict, ema_decays: list[float], budgets:
     set_threads(p.train.threads)
     rng = seed_everything(p.seed, CPU)
     plan = mnist_plan(p, CPU)
-    G, D = nets = mnist_nets(p)   # where the train stage builds them: the same random init
+    G, D = nets = networks(p)   # where the train stage builds them: the same random init
     if plan.channels_last:   # before the averages copy G, so they share its layout
         G.to(memory_format=torch.channels_last)
     emas = [EMA(G, d) for d in ema_decays]

@@ -36,12 +36,13 @@ from typing import Annotated, NamedTuple
 import torch
 import typer
 
-from ganpipe.benchmark import StepClock, fit_mnist, mnist_nets, sync
+from ganpipe.benchmark import StepClock, fit_mnist, sync
 from ganpipe.config import LossConfig, ModelConfig, Params, ParamsError, load_params_with
 from ganpipe.data.arrays import load_mnist, to_model_range
 from ganpipe.gan.loop import Callbacks
 from ganpipe.gan.networks import build_critic, build_generator
 from ganpipe.gan.plan import mnist_plan
+from ganpipe.gan.session import networks
 from ganpipe.runtime import device_name, resolve_device, seed_everything, set_threads, speed_settings
 
 # What every measured run shares, over params.yaml: the paper's noise and no spectral norm (the network the
@@ -134,7 +135,7 @@ def project(mnist: dict, base: Settings, batch: int, steps: int, warmup: int, de
     plan = mnist_plan(p, device)
     clock = StepClock(device, warmup, steps)
     generator = seed_everything(p.seed, device)
-    G, D = mnist_nets(p)   # the train stage's order
+    G, D = networks(p)   # the train stage's order
     if "compile" in flags:
         G, D = torch.compile(G), torch.compile(D)
     fit_mnist(plan, mnist, p, generator=generator, callbacks=Callbacks(on_step=clock), nets=(G, D))

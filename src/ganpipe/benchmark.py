@@ -14,14 +14,12 @@ import torch
 from torch import nn
 
 from ganpipe.config import ClassifierConfig, ModelConfig, Params
-from ganpipe.data.arrays import to_model_range
 from ganpipe.evaluation.scorecard import scorecard
 from ganpipe.gan.checkpoint import generate_images
 from ganpipe.gan.ema import EMA
 from ganpipe.gan.loop import Callbacks, Nets, fit
-from ganpipe.gan.networks import build_generator
 from ganpipe.gan.plan import TrainPlan
-from ganpipe.gan.session import critic_for, samplers
+from ganpipe.gan.session import feeds, networks
 from ganpipe.runtime import seed_everything, set_threads
 
 CPU = torch.device("cpu")
@@ -49,23 +47,16 @@ class StepClock:
         return (self.last - self.warmup) / (self.marks[self.last] - self.marks[self.warmup])
 
 
-def mnist_nets(p: Params) -> tuple[nn.Module, nn.Module]:
-    """(G, D) as session.train_mnist builds them, in its order (so from the same seed the same initial weights)."""
-    return build_generator(p.model), critic_for(p.model, p.loss)
-
-
 def fit_mnist(plan: TrainPlan, mnist: dict[str, np.ndarray], p: Params, *, generator: torch.Generator,
-              callbacks: Callbacks = Callbacks(), nets: tuple[nn.Module, nn.Module] | None = None,
+              callbacks: Callbacks = Callbacks(), nets: tuple[nn.Module, nn.Module | None] | None = None,
               ema: EMA | None = None) -> Nets:
-    """loop.fit on mnist["x_train"] as session.train_mnist calls it: the images resident on plan.device, the critic's
-    diagnostics on the first train.diagnostic_images test images, session.samplers; `nets` from mnist_nets (built
-    here when not given: pass them to observe or wrap them). Seeding is the caller's (runtime.seed_everything)."""
-    images = to_model_range(mnist["x_train"]).to(plan.device)
-    diagnostic = to_model_range(mnist["x_test"][:p.train.diagnostic_images]).to(plan.device)
-    G, D = nets if nets is not None else mnist_nets(p)
-    real, noise = samplers(images, p.model, generator)
-    return fit(plan, G, D, real=real, noise=noise, generator=generator, diagnostic=diagnostic, callbacks=callbacks,
-               ema=ema)
+    """loop.fit on MNIST as session.train_mnist calls it (session.feeds), without the stage's logger, bar, grid and
+    checkpoints; `nets` from session.networks (built here when not given: pass them to observe or wrap them).
+    Seeding is the caller's (runtime.seed_everything)."""
+    G, D = nets if nets is not None else networks(p)
+    feed = feeds(plan, mnist, p, generator)
+    return fit(plan, G, D, real=feed.real, noise=feed.noise, generator=generator, diagnostic=feed.diagnostic,
+               callbacks=callbacks, ema=ema)
 
 
 def sample(G: nn.Module, model_cfg: ModelConfig, p: Params) -> np.ndarray:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import resource
 import sys
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -40,6 +40,24 @@ def critic_for(model_cfg: ModelConfig, loss: str) -> nn.Module | None:
     if loss in HISTOGRAM:
         return None
     return build_critic(model_cfg, batchnorm=loss == "wgan")
+
+
+def networks(p: Params) -> tuple[nn.Module, nn.Module | None]:
+    """(G, D) on the CPU, built in this order (so one seed gives the same initial weights wherever they are built)."""
+    return build_generator(p.model), critic_for(p.model, p.loss)
+
+
+class Feeds(NamedTuple):
+    real: Sampler          # real training images, drawn with replacement, on the plan's device
+    noise: Sampler         # G's noise
+    diagnostic: Tensor     # the first train.diagnostic_images test images, behind the critic's diagnostics
+
+
+def feeds(plan: TrainPlan, mnist: dict[str, np.ndarray], p: Params, generator: torch.Generator) -> Feeds:
+    """What loop.fit draws from on MNIST: the training images resident on the device, and the diagnostic batch."""
+    images = to_model_range(mnist["x_train"]).to(plan.device)      # (60000, 1, 28, 28)
+    diagnostic = to_model_range(mnist["x_test"][:p.train.diagnostic_images]).to(plan.device)
+    return Feeds(*samplers(images, p.model, generator), diagnostic)
 
 
 def samplers(images: Tensor, model_cfg: ModelConfig, generator: torch.Generator) -> tuple[Sampler, Sampler]:
@@ -90,14 +108,12 @@ def train_mnist(plan: TrainPlan, mnist: dict[str, np.ndarray], p: Params, *, gen
     returns the networks and the summary to log: wall time, img/s, peak memory, device, precision and graph mode.
     Raises loop.Diverged."""
     device = plan.device
-    images = to_model_range(mnist["x_train"]).to(device)            # (60000, 1, 28, 28), resident on the device
-    diagnostic = to_model_range(mnist["x_test"][:p.train.diagnostic_images]).to(device)
-    G = build_generator(p.model).to(device)   # built here so the grid callback can sample it mid-training
-    D = critic_for(p.model, p.loss)
+    feed = feeds(plan, mnist, p, generator)
+    G, D = networks(p)
+    G = G.to(device)   # placed here so the grid callback can sample it mid-training
     # the grid's noise comes from its own stream, so drawing it never shifts the training's random numbers
     grid_noise = sample_noise(p.report.grid_images, p.model, generator=torch.Generator(device).manual_seed(p.seed + 1),
                               device=device)
-    real, noise = samplers(images, p.model, generator)
     start = state.step if state else 0
     with tqdm(total=plan.steps, initial=start, desc=f"train {p.loss} {p.model.arch} on {device_name(device)}",
               unit="step", smoothing=0.05, mininterval=0.5 if sys.stderr.isatty() else 30) as bar:
@@ -105,7 +121,7 @@ def train_mnist(plan: TrainPlan, mnist: dict[str, np.ndarray], p: Params, *, gen
                           start=start)
         t0 = time.perf_counter()
         try:
-            nets = fit(plan, G, D, real=real, noise=noise, generator=generator, diagnostic=diagnostic,
+            nets = fit(plan, G, D, real=feed.real, noise=feed.noise, generator=generator, diagnostic=feed.diagnostic,
                        callbacks=monitor, state=state)
             if nets.G_ema is not None:
                 standing_stats_from_noise(nets.G_ema, p.model, batches=p.train.ema_standing_batches,
