@@ -104,8 +104,9 @@ SEEDS = typer.Option(help="a param that only draws another sample, for the study
 
 @app.command()
 def sweep(
-    grid: Annotated[list[str], typer.Option(help="PARAM=V1,V2,... as `dvc exp run -S` takes it; repeat it: one "
-                                                 "SLURM array task per combination")] = [],
+    grid: Annotated[list[str], typer.Option(help="PARAM=V1,V2,... (or range(1,4), choice(a,b), ...) read as `dvc "
+                                                 "exp run -S` reads it; repeat it: one SLURM array task per "
+                                                 "combination")] = [],
     git_remote: Annotated[str, typer.Option(help="the git remote the tasks clone from and push experiments to")] =
         "origin",
     remote: Annotated[Optional[str], typer.Option(help="the DVC remote; default: the project's default remote")] =

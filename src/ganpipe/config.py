@@ -329,10 +329,13 @@ def load_params(path: Path) -> Params:
 
 
 def load_params_with(path: Path, overrides: dict[str, str]) -> Params:
-    """The params `dvc exp run -S key=value ...` would run with: each value parsed as YAML 1.2 (as DVC parses it)
-    onto an existing key (a dotted key names a nested one), then validated like params.yaml itself."""
+    """The params `dvc exp run -S key=value ...` would run with: each value read by Hydra's override parser (as DVC
+    reads it) onto an existing key (a dotted key names a nested one), then validated like params.yaml itself."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
     path = Path(path)
     raw = _read(path)
+    parser = OverridesParser.create()
     for key, text in overrides.items():
         if key in RENAMED:
             raise ParamsError(f"{path}: {key} was renamed {RENAMED[key]}")
@@ -343,7 +346,11 @@ def load_params_with(path: Path, overrides: dict[str, str]) -> Params:
         if not isinstance(node, dict) or leaf not in node:
             raise ParamsError(f"{path}: {key}: unknown key (-S sets a key that params.yaml has)")
         try:
-            node[leaf] = YAML(typ="safe").load(text)
-        except Exception as e:   # ruamel's YAMLError: its message spans lines, keep its first
-            raise ParamsError(f"{path}: {key}: {text!r} is not a YAML value: {first_line(e)}") from None
+            override = parser.parse_override(f"{key}={text}")
+        except Exception as e:   # hydra's OverrideParseException: line 1 repeats the override, line 2 says why
+            why = [line for line in str(e).splitlines()[1:2] if line.strip()] or [first_line(e)]
+            raise ParamsError(f"{path}: {key}: {text!r} is not a value -S takes: {why[0].strip()}") from None
+        if override.is_sweep_override():
+            raise ParamsError(f"{path}: {key}: {text!r} is a sweep, not one value")
+        node[leaf] = override.value()
     return _validate(path, raw)

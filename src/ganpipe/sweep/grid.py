@@ -1,16 +1,21 @@
 """A sweep's grid: `--grid 'lr=1e-4,2e-4' --grid 'seed=0,1'` -> one point per combination, each with the `-S`
-arguments of its `dvc exp run` and an experiment name. Values are split on the commas outside brackets and quotes,
-so a list is one value: `--grid 'optim.betas=[0.5,0.9],[0.0,0.9]'` is two points."""
+arguments of its `dvc exp run` and an experiment name. Each --grid is a Hydra override, read by the function
+`dvc exp run -S ... --queue` reads its sweeps with (dvc.utils.hydra.get_hydra_sweeps), so the grid takes DVC's
+grammar and expands a string into the same points: `a,b` and `choice(a,b)`, `range(1,4)`, `sort(...)`, quotes
+(`'a,b'` is one value), lists (`optim.betas=[0.5,0.9],[0.0,0.9]` is two points); no glob() or interval() (DVC
+refuses them too). A point's values are DVC's text for them (`lr=1e-4` -> `lr=0.0001`), which each task's
+`dvc exp run -S` reads back to the same value."""
 from __future__ import annotations
 
-import itertools
 import re
 from dataclasses import dataclass
+
+from ganpipe.io import first_line
 
 
 @dataclass(frozen=True)
 class Point:
-    values: tuple[tuple[str, str], ...]   # (param, value as typed), in the order of the --grid options
+    values: tuple[tuple[str, str], ...]   # (param, value as DVC's sweep renders it), in the order of the --grid options
 
     @property
     def name(self) -> str:
@@ -32,37 +37,53 @@ class Point:
 
 
 def parse_grid(specs: list[str]) -> list[Point]:
-    """Every combination of the specs' values, the last spec varying fastest. Raises ValueError in one line."""
+    """Every combination of the specs' values, as DVC expands `dvc exp run -S spec ... --queue`: the last spec
+    varying fastest; a repeated value is one point. Raises ValueError in one line naming the bad --grid."""
+    from dvc.utils.hydra import get_hydra_sweeps
+
     if not specs:
         raise ValueError("no --grid given: name at least one PARAM=V1,V2,...")
-    axes: list[list[tuple[str, str]]] = []
-    seen: set[str] = set()
-    for spec in specs:
-        key, sep, values = spec.partition("=")
-        key = key.strip()
-        items = [v.strip() for v in _split(values)]
-        if not sep or not key or not all(items):
-            raise ValueError(f"--grid {spec!r}: expected PARAM=V1,V2,... (for example 'lr=1e-4,2e-4')")
-        if key in seen:
-            raise ValueError(f"--grid {spec!r}: {key} is already swept by another --grid")
-        seen.add(key)
-        axes.append([(key, v) for v in dict.fromkeys(items)])   # a repeated value is one point
-    return [Point(tuple(combo)) for combo in itertools.product(*axes)]
+    keys = [_key(spec) for spec in specs]
+    for i, key in enumerate(keys):
+        if key in keys[:i]:
+            raise ValueError(f"--grid {specs[i]!r}: {key} is already swept by another --grid")
+    try:
+        sweeps = get_hydra_sweeps({"params.yaml": list(specs)})
+    except Exception as e:   # hydra's HydraException (a sweep type DVC's sweeper lacks) or DVC's InvalidArgumentError
+        raise ValueError(f"--grid {' '.join(specs)!r}: {_reason(e)}") from None
+    points = []
+    for sweep in sweeps:
+        args = sweep["params.yaml"]   # ["key=value", ...] in the order of the specs, as dvc exp run applies them
+        points.append(Point(tuple((key, arg[len(key) + 1:]) for key, arg in zip(keys, args, strict=True))))
+    return list(dict.fromkeys(points))
 
 
-def _split(values: str) -> list[str]:
-    """'a,[b,c],"d,e"' -> ['a', '[b,c]', '"d,e"']: commas inside brackets or quotes do not split."""
-    items, depth, quote, start = [], 0, "", 0
-    for i, c in enumerate(values):
-        if quote:
-            quote = "" if c == quote else quote
-        elif c in "'\"":
-            quote = c
-        elif c in "[{":
-            depth += 1
-        elif c in "]}":
-            depth -= 1
-        elif c == "," and depth == 0:
-            items.append(values[start:i])
-            start = i + 1
-    return items + [values[start:]]
+def _key(spec: str) -> str:
+    """The param a --grid sets, from Hydra's reading of it; a spec Hydra cannot read, a glob, or a key with Hydra's
+    add/delete prefixes (+, ++, ~) or a package (@) is refused."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import ValueType
+
+    usage = f"--grid {spec!r}: expected PARAM=V1,V2,... (for example 'lr=1e-4,2e-4')"
+    try:
+        override = OverridesParser.create().parse_override(spec)
+    except Exception as e:   # hydra's OverrideParseException: its message spans lines, the second says why
+        raise ValueError(f"{usage}: {_reason(e)}") from None
+    key = override.get_key_element()
+    if not override.key_or_group or "=" not in spec:
+        raise ValueError(usage)
+    if key != override.key_or_group:   # +key, ++key, ~key, key@package
+        raise ValueError(f"--grid {spec!r}: a grid sets a param params.yaml has: write {override.key_or_group}=...")
+    if override.value_type == ValueType.GLOB_CHOICE_SWEEP:
+        raise ValueError(f"--grid {spec!r}: glob() is not supported by dvc exp run")
+    if override.is_sweep_override() and not override.is_discrete_sweep():
+        raise ValueError(f"--grid {spec!r}: interval() is not supported by dvc exp run (it has no list of values)")
+    return key
+
+
+def _reason(e: Exception) -> str:
+    """Hydra's reason in one line: its messages open with 'Error parsing override ...' and say why on the next."""
+    lines = [line for line in str(e).splitlines() if line.strip() and not line.startswith("See https://hydra.cc")]
+    if len(lines) > 1 and lines[0].startswith("Error parsing override"):
+        return lines[1].strip()
+    return first_line(e)
