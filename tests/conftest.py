@@ -133,11 +133,22 @@ def _run_pipeline(tmp_path: Path, tiny_params: Path, tiny_mnist: Path) -> dict[s
 
 
 
-def objective(**values):
-    """An Objective with the keys a test does not care about set to "off" (the schema has no defaults for them)."""
-    from ganpipe.config import Objective
+def loss_config(**values):
+    """A LossConfig with the keys a test does not care about set to "off" (the schema has no defaults for them)."""
+    from ganpipe.config import LossConfig
 
-    return Objective(**{"betas": (0.5, 0.999), "critic_steps": 1, "clip": None, "gp_weight": 0.0, **values})
+    return LossConfig(**{"betas": (0.5, 0.999), "critic_steps": 1, "clip": None, "gp_weight": 0.0, **values})
+
+
+def plan(obj, **values):
+    """A TrainPlan on the CPU in fp32, no graph, no average, no checkpoints unless `values` says otherwise."""
+    import torch
+
+    from ganpipe.gan.plan import TrainPlan
+
+    return TrainPlan(obj, values.pop("device", torch.device("cpu")), **{
+        "precision": "fp32", "cuda_graph": False, "channels_last": False, "ema_decay": 0.0, "log_every": 1,
+        "checkpoint_every": 0, **values})
 
 
 # ---- a temporary git copy of the project, for the tests that run the real dvc CLI ----

@@ -6,44 +6,45 @@ from pydantic import BaseModel
 from ruamel.yaml import YAML
 
 from conftest import ROOT, tiny_params_dict, write_yaml
-from ganpipe.config import Objective, Params, ParamsError, load_params
+from ganpipe.config import LossConfig, Params, ParamsError, load_params
 
 
 def test_the_repos_params_load_and_resolve_the_default_objective():
     p = load_params(ROOT / "params.yaml")
-    obj = p.objective()
-    assert p.loss == "hinge" and p.model.spectral_norm and p.train.ema == 0.995
+    obj = p.loss_config()
+    assert p.loss == "hinge" and p.model.spectral_norm and p.train.ema_decay == 0.995
     assert obj.optimizer == "adam" and obj.critic_steps == 1 and obj.gp_weight == 0
 
 
 def _load(tmp_path, **top):
     d = tiny_params_dict()
-    for key, value in top.items():
-        section, _, sub = key.partition("__")
-        if sub:
-            d[section][sub] = value
-        else:
-            d[section] = value
+    for key, value in top.items():   # a__b__c: the nested key a.b.c
+        *parents, leaf = key.split("__")
+        node = d
+        for part in parents:
+            node = node[part]
+        node[leaf] = value
     return load_params(write_yaml(tmp_path / "p.yaml", d))
 
 
 def test_each_loss_gets_its_papers_defaults(tmp_path):
-    gp = _load(tmp_path, loss="wgan-gp").objective()
+    gp = _load(tmp_path, loss="wgan-gp").loss_config()
     assert (gp.optimizer, gp.lr, gp.betas, gp.critic_steps, gp.gp_weight) == ("adam", 1e-4, (0.5, 0.9), 5, 10)
-    w = _load(tmp_path, loss="wgan").objective()
+    w = _load(tmp_path, loss="wgan").loss_config()
     assert (w.optimizer, w.lr, w.critic_steps, w.clip) == ("rmsprop", 5e-5, 5, 0.01)
 
 
-def test_lr_and_optim_override_the_defaults(tmp_path):
-    obj = _load(tmp_path, loss="wgan-gp", lr=3e-4, optim__critic_steps=2).objective()
+def test_the_top_level_lr_and_a_losses_key_override_the_defaults(tmp_path):
+    obj = _load(tmp_path, loss="wgan-gp", lr=3e-4, **{"losses__wgan-gp__critic_steps": 2}).loss_config()
     assert obj.lr == 3e-4 and obj.critic_steps == 2 and obj.gp_weight == 10
+    assert _load(tmp_path, loss="wgan-gp").loss_config().lr == 1e-4   # lr null: the loss's own
 
 
 def test_a_wgan_without_a_clip_fails_at_load(tmp_path):
     d = tiny_params_dict()
     d["loss"] = "wgan"
     d["losses"]["wgan"]["clip"] = None
-    with pytest.raises(ParamsError, match=r"p.yaml: loss wgan needs a clip value: set losses.wgan.clip or optim.clip$"):
+    with pytest.raises(ParamsError, match=r"p.yaml: loss wgan needs a clip value: set losses.wgan.clip$"):
         load_params(write_yaml(tmp_path / "p.yaml", d))
 
 
@@ -51,7 +52,7 @@ def test_a_wgan_without_a_clip_fails_at_load(tmp_path):
     ({"loss": "wgn"}, "loss: must be 'minimax', 'ns', 'wgan', 'wgan-gp', 'hinge' or 'lsgan' (got 'wgn')"),
     ({"lr": 0}, "lr: must be > 0 (got 0)"),
     ({"train__batch_size": "big"}, "train.batch_size: must be a valid integer, unable to parse string as an integer (got 'big')"),
-    ({"optim__critic_steps": 0}, "optim.critic_steps: must be >= 1 (got 0)"),
+    ({"losses__hinge__critic_steps": 0}, "losses.hinge.critic_steps: must be >= 1 (got 0)"),
     ({"model__arch": "resnet"}, "model.arch: must be 'mlp' or 'dcgan' (got 'resnet')"),
     ({"train__stepz": 3}, "train.stepz: unknown key"),
 ])
@@ -82,7 +83,7 @@ def test_every_default_of_the_schema_equals_params_yaml():
     differ = [(k, d, v) for k, d, v in checked if (list(d) if isinstance(d, tuple) else d) != v]
     assert differ == [], f"the schema's default differs from params.yaml: {differ}"
     # the per-loss table has no defaults at all: each entry writes every key
-    assert all(f.is_required() for f in Objective.model_fields.values())
+    assert all(f.is_required() for f in LossConfig.model_fields.values())
 
 
 def test_the_defaults_check_can_fail():

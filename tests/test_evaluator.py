@@ -13,7 +13,7 @@ from ganpipe.evaluation.features import frechet_distance
 from ganpipe.evaluation.ladder import degrade, place, run_ladder
 from ganpipe.evaluation.scorecard import bootstrap_interval, embed_set, fld_inf, reference_subset, score
 
-TINY = ClassifierConfig(epochs=1, batch_size=32, width=2, features=8, holdout=64)
+TINY = ClassifierConfig(epochs=1, batch_size=32, width=2, features=8, reference_images=64)
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,7 @@ def test_reference_subset_is_seeded_sorted_and_refuses_too_many():
     x = np.arange(100 * 4).reshape(100, 2, 2)
     a, b = reference_subset(x, 10, 3), reference_subset(x, 10, 3)
     assert np.array_equal(a, b) and len(np.unique(a[:, 0, 0])) == 10
-    with pytest.raises(ValueError, match="generate.n = 101 exceeds the 100 held-out real images"):
+    with pytest.raises(ValueError, match=r"evaluate.samples = 101 exceeds the 100 held-out real images available for the floors \(raise classifier.reference_images\)"):
         reference_subset(x, 101, 0)
 
 
@@ -143,7 +143,7 @@ def test_the_ladder_is_monotone_on_real_mnist(real_mnist):
     cfg = EvaluateConfig(kid_subsets=20, kid_subset_size=500)
     # all of the test set: its two halves come from different writers (NIST SD-3, SD-1), so a slice is biased
     real_test = embed_set(model, real_mnist["x_test"])
-    real_ref = embed_set(model, reference_subset(clf.held_out(real_mnist["x_train"], clf_cfg), 5000, 0))
+    real_ref = embed_set(model, reference_subset(clf.reference_pool(real_mnist["x_train"], clf_cfg), 5000, 0))
     levels = load_params("params.yaml").ladder   # the levels the pipeline uses
     rows = run_ladder(real_test, real_ref, model, cfg, levels)
     for kind in ("noise", "blur", "occlusion"):

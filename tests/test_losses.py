@@ -5,12 +5,21 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import objective
-from ganpipe.config import ModelConfig, Objective
-from ganpipe.gan.objectives import (LOSSES, clip_weights, critic_loss, generator_loss, gradient_penalty,
-                            interpolate_grad_norms, separation)
+from conftest import loss_config, plan
+from ganpipe.config import LossConfig, ModelConfig
+from ganpipe.gan.objectives import (FUNCTIONS, LOSSES, clip_weights, gradient_penalty, interpolate_grad_norms,
+                                    objective, separation)
 from ganpipe.gan.networks import ToyMLP, build_critic, build_generator, sample_noise
-from ganpipe.gan.loop import train_gan
+from ganpipe.gan.loop import Callbacks, fit
+from ganpipe.gan.session import check_batch_size, critic_for
+
+
+def critic_loss(loss: str, score_real, score_fake):
+    return FUNCTIONS[loss][0](score_real, score_fake)
+
+
+def generator_loss(loss: str, score_fake):
+    return FUNCTIONS[loss][1](score_fake)
 
 
 def _critic(seed: int = 0) -> nn.Module:
@@ -100,25 +109,25 @@ def test_clipping_keeps_every_critic_weight_in_range():
     assert all(p.abs().max() <= 0.01 for p in D.parameters())
 
 
-def _tiny_run(loss: str, obj: Objective, log_every: int = 2, real=None):
+def _tiny_run(loss: str, settings: LossConfig, log_every: int = 2, real=None):
     cfg = ModelConfig(arch="mlp", z_dim=4, dim=4)
     torch.manual_seed(0)
-    G, D = build_generator(cfg), build_critic(cfg, batchnorm=obj.gp_weight == 0)
+    G, D = build_generator(cfg), build_critic(cfg, batchnorm=settings.gp_weight == 0)
     gen = torch.Generator().manual_seed(0)
     data = torch.rand(64, 1, 28, 28, generator=gen) * 2 - 1
     logged = []
-    train_gan(G, D, real=real or (lambda b: data[torch.randint(64, (b,), generator=gen)]),
-              noise=lambda b: sample_noise(b, cfg, generator=gen, device=torch.device("cpu")),
-              loss=loss, obj=obj, steps=4, batch_size=8, log_every=log_every, generator=gen,
-              held_out=data[:16], log=lambda step, v: logged.append((step, v)))
+    fit(plan(objective(loss, settings), steps=4, batch_size=8, log_every=log_every), G, D,
+        real=real or (lambda b: data[torch.randint(64, (b,), generator=gen)]),
+        noise=lambda b: sample_noise(b, cfg, generator=gen, device=torch.device("cpu")),
+        generator=gen, diagnostic=data[:16], callbacks=Callbacks(log=lambda step, v: logged.append((step, v))))
     return G, D, logged
 
 
 @pytest.mark.parametrize("loss", LOSSES)
 def test_the_loop_logs_the_diagnostics_of_each_loss(loss):
-    obj = objective(optimizer="rmsprop" if loss == "wgan" else "adam", lr=1e-4, critic_steps=2,
-                    clip=0.01 if loss == "wgan" else None, gp_weight=10.0 if loss == "wgan-gp" else 0.0)
-    _, D, logged = _tiny_run(loss, obj)
+    settings = loss_config(optimizer="rmsprop" if loss == "wgan" else "adam", lr=1e-4, critic_steps=2,
+                           clip=0.01 if loss == "wgan" else None, gp_weight=10.0 if loss == "wgan-gp" else 0.0)
+    _, D, logged = _tiny_run(loss, settings)
     assert [s for s, _ in logged] == [2, 4]
     keys = set(logged[-1][1])
     assert {"loss_d", "loss_g", "w_estimate", "gradnorm_d_mean", "gradnorm_d_max", "gradnorm_g"} <= keys
@@ -129,9 +138,9 @@ def test_the_loop_logs_the_diagnostics_of_each_loss(loss):
 
 
 def test_a_non_finite_loss_stops_training_naming_the_step():
-    obj = objective(optimizer="adam", lr=1e-4)
+    settings = loss_config(optimizer="adam", lr=1e-4)
     with pytest.raises(FloatingPointError, match=r"non-finite loss_d and loss_g at step 1; no finite values were logged"):
-        _tiny_run("ns", obj, log_every=1, real=lambda b: torch.full((b, 1, 28, 28), float("nan")))
+        _tiny_run("ns", settings, log_every=1, real=lambda b: torch.full((b, 1, 28, 28), float("nan")))
 
 
 def test_toy_networks_map_one_number_to_one_number():
@@ -164,25 +173,19 @@ def test_uniform_noise_is_in_minus_one_one():
 
 
 @pytest.mark.parametrize(("loss", "bn"), [("wgan-gp", False), ("wgan", True), ("ns", False)])
-def test_fit_mnist_puts_batch_norm_in_the_critic_only_for_wgan(loss, bn):
-    from ganpipe.config import TrainConfig
-    from ganpipe.gan.loop import fit_mnist
-
-    cfg = ModelConfig(arch="dcgan", z_dim=4, dim=4)
-    obj = objective(optimizer="adam", lr=1e-4, clip=0.01 if loss == "wgan" else None,
-                    gp_weight=10.0 if loss == "wgan-gp" else 0.0)
-    images = torch.rand(32, 1, 28, 28) * 2 - 1
-    _, D, _ = fit_mnist(images, images[:8], model_cfg=cfg, loss=loss, obj=obj,
-                     cfg=TrainConfig(steps=1, batch_size=8), device=torch.device("cpu"),
-                     generator=torch.Generator().manual_seed(0))
+def test_the_mnist_critic_has_batch_norm_only_for_wgan(loss, bn):
+    D = critic_for(ModelConfig(arch="dcgan", z_dim=4, dim=4), loss)
     assert any(isinstance(m, nn.BatchNorm2d) for m in D.modules()) == bn
 
 
-def test_fit_mnist_refuses_a_batch_larger_than_the_data():
-    from ganpipe.config import TrainConfig
-    from ganpipe.gan.loop import fit_mnist
-
+def test_a_batch_larger_than_the_data_is_refused():
     with pytest.raises(ValueError, match="train.batch_size: 64 exceeds the 32 training images"):
-        fit_mnist(torch.zeros(32, 1, 28, 28), torch.zeros(8, 1, 28, 28), model_cfg=ModelConfig(z_dim=4, dim=4),
-                  loss="ns", obj=objective(optimizer="adam", lr=1e-4), cfg=TrainConfig(steps=1, batch_size=64),
-                  device=torch.device("cpu"), generator=torch.Generator())
+        check_batch_size(64, 32)
+    check_batch_size(32, 32)
+
+
+def test_an_unknown_loss_is_refused_naming_the_known_ones():
+    with pytest.raises(ValueError, match="unknown loss 'gan'; one of minimax, ns, wgan, wgan-gp, hinge, lsgan"):
+        objective("gan", loss_config(optimizer="adam", lr=1e-4))
+    obj = objective("ns", loss_config(optimizer="adam", lr=1e-4))
+    assert obj.has_critic and obj.probability and (obj.critic_loss, obj.generator_loss) == FUNCTIONS["ns"]

@@ -10,45 +10,53 @@ import time
 import pytest
 import torch
 
-from conftest import objective
-from ganpipe.config import ModelConfig, TrainConfig
+from conftest import loss_config, plan
+from ganpipe.config import ModelConfig
 from ganpipe.gan.networks import build_critic, build_generator
+from ganpipe.gan.objectives import objective
+from ganpipe.gan.session import critic_for, samplers
 from ganpipe import runtime
 from ganpipe.runtime import claim_gpu, release_gpus, speed_settings
-from ganpipe.gan.loop import Step, fit_mnist
+from ganpipe.gan.loop import Callbacks, Step, fit
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")   # a device object needs no GPU
 
 
-@pytest.mark.parametrize(("precision", "compile", "device", "bf16_flags", "expected"), [
+@pytest.mark.parametrize(("precision", "cuda_graph", "device", "bf16_flags", "expected"), [
     ("auto", "auto", CPU, ["avx512_bf16"], ("bf16", False)),
     ("auto", "auto", CPU, [], ("fp32", False)),            # no native bf16: the fallback, not emulated bf16
     ("auto", "auto", CUDA, [], ("bf16", True)),
-    ("tf32", "none", CUDA, [], ("tf32", False)),
+    ("tf32", "off", CUDA, [], ("tf32", False)),
+    ("fp32", "on", CUDA, [], ("fp32", True)),
     ("bf16", "auto", CPU, ["amx_bf16"], ("bf16", False)),
     ("fp32", "auto", CPU, ["avx512_bf16"], ("fp32", False)),
 ])
-def test_auto_picks_the_fast_setting_the_device_has(monkeypatch, precision, compile, device, bf16_flags, expected):
+def test_auto_picks_the_fast_setting_the_device_has(monkeypatch, precision, cuda_graph, device, bf16_flags,
+                                                    expected):
     monkeypatch.setattr(runtime, "cpu_bf16_flags", lambda: bf16_flags)
-    assert speed_settings(precision, compile, device) == expected
+    assert speed_settings(precision, cuda_graph, device) == expected
 
 
 def test_a_cuda_graph_on_the_cpu_is_refused_by_name():
-    with pytest.raises(ValueError, match="train.compile: graph needs a CUDA device, and this run trains on cpu"):
-        speed_settings("auto", "graph", CPU)
+    with pytest.raises(ValueError, match="train.cuda_graph: on needs a CUDA device, and this run trains on cpu"):
+        speed_settings("auto", "on", CPU)
 
 
-def _fit(precision: str, steps: int = 3, loss: str = "wgan-gp", fuse: bool = False, spectral_norm: bool = False):
+def _fit(precision: str, steps: int = 3, loss: str = "wgan-gp", spectral_norm: bool = False):
+    """The train stage's networks and samplers on random images, through loop.fit."""
     torch.manual_seed(0)
     images = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(1)) * 2 - 1
     logged = []
-    obj = objective(optimizer="adam", lr=1e-4, betas=(0.5, 0.9), critic_steps=2, gp_weight=10.0)
+    obj = objective(loss, loss_config(optimizer="adam", lr=1e-4, betas=(0.5, 0.9), critic_steps=2,
+                                      clip=0.01 if loss == "wgan" else None, gp_weight=10.0 if loss == "wgan-gp" else 0.0))
     model = ModelConfig(z_dim=4, dim=4, spectral_norm=spectral_norm)
-    G, D, _ = fit_mnist(images, images[:8], model_cfg=model, loss=loss, obj=obj,
-                     cfg=TrainConfig(steps=steps, batch_size=8, log_every=1, checkpoint_every=0, precision=precision),
-                     device=CPU, generator=torch.Generator().manual_seed(0),
-                     log=lambda step, values: logged.append(values), fuse=fuse)
-    return G, logged
+    G, D = build_generator(model), critic_for(model, loss)
+    generator = torch.Generator().manual_seed(0)
+    real, noise = samplers(images, model, generator)
+    nets = fit(plan(obj, steps=steps, batch_size=8, precision=precision, channels_last=True), G, D, real=real,
+               noise=noise, generator=generator, diagnostic=images[:8],
+               callbacks=Callbacks(log=lambda step, values: logged.append(values)))
+    return nets.G, logged
 
 
 def test_bf16_trains_with_finite_losses_and_keeps_the_weights_in_fp32():
@@ -80,45 +88,21 @@ def _weights(G: torch.nn.Module) -> torch.Tensor:
     return torch.cat([p.detach().reshape(-1) for p in G.parameters()])   # reshape: NHWC weights are not views
 
 
-def test_the_fused_step_trains_as_the_plain_one_up_to_rounding():
-    torch.manual_seed(0)   # _fit's G before training
-    start = _weights(build_generator(ModelConfig(z_dim=4, dim=4)))
-    (G, logged), (G_fused, fused) = _fit("fp32", steps=4), _fit("fp32", steps=4, fuse=True)
-    assert all(b[k] == pytest.approx(a[k], rel=1e-5, abs=1e-6) for a, b in zip(logged, fused) for k in a)
-    # Adam turns rounding in near-zero gradients into whole steps: measure against how far training moved G
-    # (measured: 0.5% of it)
-    assert (_weights(G_fused) - _weights(G)).norm() < 0.02 * (_weights(G) - start).norm()
-
-
-def test_the_fused_bf16_step_strays_from_fp32_no_further_than_the_plain_one():
-    # bf16 adds the autocast cache (the CPU's autocast has one too); measured: 0.98x the plain step's distance
-    fp32 = _weights(_fit("fp32", steps=4)[0])
-    plain, fused = _weights(_fit("bf16", steps=4)[0]), _weights(_fit("bf16", steps=4, fuse=True)[0])
-    assert not torch.equal(plain, fused)
-    assert (fused - fp32).norm() < 1.25 * (plain - fp32).norm()
-
-
-@pytest.mark.parametrize(("batchnorm", "spectral_norm", "fuse", "joint"), [
-    (False, False, False, False), (False, False, True, True), (True, False, True, False), (False, True, True, False)])
-def test_fuse_scores_real_and_fake_in_one_critic_pass_unless_that_changes_the_critic(batchnorm, spectral_norm, fuse,
-                                                                                     joint):
-    cfg, b = ModelConfig(z_dim=4, dim=4, spectral_norm=spectral_norm), 8
-    obj = objective(optimizer="adam", lr=1e-4, betas=(0.5, 0.9), critic_steps=2, gp_weight=10.0)
-    G, D = build_generator(cfg), build_critic(cfg, batchnorm=batchnorm)
+def test_the_step_scores_real_and_fake_in_separate_critic_passes_then_the_interpolates():
+    cfg, b = ModelConfig(z_dim=4, dim=4, spectral_norm=False), 8
+    obj = objective("wgan-gp", loss_config(optimizer="adam", lr=1e-4, betas=(0.5, 0.9), critic_steps=2,
+                                           gp_weight=10.0))
+    G, D = build_generator(cfg), build_critic(cfg, batchnorm=False)
     batches = []
     D.register_forward_hook(lambda module, inputs, output: batches.append(len(inputs[0])))
-    step = Step(G, D, torch.optim.Adam(G.parameters()), torch.optim.Adam(D.parameters()), loss="wgan-gp", obj=obj,
-                batch_size=b, precision="fp32", device=CPU, start=0, fuse=fuse)
+    step = Step(plan(obj, steps=1, batch_size=b), G, D, torch.optim.Adam(G.parameters()),
+                torch.optim.Adam(D.parameters()), ema=None, start=0)
     gen = torch.Generator().manual_seed(0)
     step.draw(lambda n: torch.rand(n, 1, 28, 28, generator=gen), lambda n: torch.rand(n, 4, generator=gen), gen)
     step()
-    per_update = [2 * b, b] if joint else [b, b, b]   # (real+fake or real, fake), then the penalty's interpolates
-    assert batches == per_update * obj.critic_steps + [b]   # and G's step
-
-
-def test_fuse_keeps_a_batch_norm_critic_on_separate_passes():
-    # the clipped wgan's critic has batch norm: a joint pass would mix real and fake batch statistics
-    assert _fit("fp32", loss="wgan", fuse=True)[1] == _fit("fp32", loss="wgan")[1]
+    assert batches == [b, b, b] * obj.settings.critic_steps + [b]   # real, fake, interpolates per update; G's step
+    assert step.step.item() == 1 and step.first_bad.tolist() == [0, 0]
+    assert torch.isfinite(step.loss_d) and torch.isfinite(step.loss_g) and step.gradnorm_g.item() > 0
 
 
 def test_the_divergence_check_names_the_first_bad_step_of_each_loss():
