@@ -231,7 +231,10 @@ def _describe(path: Path, err: ValidationError) -> str:
         msg = msg.replace(" or equal to", "=").replace("Extra inputs are not permitted", "unknown key")
         msg = msg.replace("Field required", "missing")
         msg = msg.removeprefix("Value error, ")
-        got = f" (got {e['input']!r})" if e["type"] not in ("missing", "extra_forbidden") else ""
+        # a section's own rule (a model_validator) gets the whole section as input: its message names the values
+        quote = e["type"] not in ("missing", "extra_forbidden") and not (e["type"] == "value_error" and
+                                                                          isinstance(e["input"], dict))
+        got = f" (got {e['input']!r})" if quote else ""
         if not key:   # a check across keys (model_validator): its message names them
             lines.append(f"{path}: {msg}")
             continue
