@@ -129,12 +129,13 @@ def on_disk(state: dict) -> dict:
     return torch.load(buf, weights_only=True)
 
 
-def tiny_fit(obj, *, model=None, steps: int = 4, batch_size: int = 8, real=None, state=None, G=None, D="critic",
-             **plan_values):
+def tiny_fit(obj, *, model=None, steps: int = 4, batch_size: int = 8, real=None, state=None, logged=None,
+             checkpoints=None, **plan_values):
     """A tiny run of loop.fit on 64 random images in [-1, 1], seeded: the networks are built after
     torch.manual_seed(0) (the train stage's generator, and its critic for the objective, or none when it has
     none), the draws come from a generator seeded 0. `real` replaces the image sampler; `state` is a checkpoint as
-    read back from disk (a dict). Returns (nets, logged [(step, values)], checkpoints {step: dict read back})."""
+    read back from disk (a dict). Returns (nets, logged [(step, values)], checkpoints {step: dict read back}); pass
+`logged` and `checkpoints` to keep what a run that raises had filled in."""
     from ganpipe.config import ModelConfig
     from ganpipe.gan.loop import Callbacks, fit
     from ganpipe.gan.networks import build_generator
@@ -143,12 +144,12 @@ def tiny_fit(obj, *, model=None, steps: int = 4, batch_size: int = 8, real=None,
 
     model = model or ModelConfig(arch="mlp", z_dim=4, dim=4)
     torch.manual_seed(0)
-    G = G if G is not None else build_generator(model)
-    D = (critic_for(model, obj.name) if obj.has_critic else None) if D == "critic" else D
+    G, D = build_generator(model), critic_for(model, obj.name) if obj.has_critic else None
     images = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(1)) * 2 - 1
     generator = torch.Generator().manual_seed(0)
     sample_real, noise = samplers(images, model, generator)
-    logged, checkpoints = [], {}
+    logged = [] if logged is None else logged
+    checkpoints = {} if checkpoints is None else checkpoints
     nets = fit(plan(obj, steps=steps, batch_size=batch_size, **plan_values), G, D, real=real or sample_real,
                noise=noise, generator=generator, diagnostic=images[:16],
                callbacks=Callbacks(log=lambda step, values: logged.append((step, values)),

@@ -1,5 +1,5 @@
-"""The fast path's CPU-testable parts: what `auto` picks per device, bf16 on the CPU, the static-buffer step,
-and one experiment per GPU (the claim logic, with faked GPUs)."""
+"""The runtime: what `auto` picks per device, native bf16 on the CPU, and one experiment per GPU (the claim logic,
+with faked GPUs)."""
 from __future__ import annotations
 
 import subprocess
@@ -10,14 +10,9 @@ import time
 import pytest
 import torch
 
-from conftest import loss_config, plan
-from ganpipe.config import ModelConfig
-from ganpipe.gan.networks import build_critic, build_generator
-from ganpipe.gan.objectives import objective
-from ganpipe.gan.session import critic_for, samplers
 from ganpipe import runtime
-from ganpipe.runtime import claim_gpu, release_gpus, speed_settings
-from ganpipe.gan.loop import Callbacks, Step, fit
+from ganpipe.runtime import claim_gpu, cpu_bf16_flags, release_gpus, speed_settings
+
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")   # a device object needs no GPU
 
@@ -40,78 +35,6 @@ def test_auto_picks_the_fast_setting_the_device_has(monkeypatch, precision, cuda
 def test_a_cuda_graph_on_the_cpu_is_refused_by_name():
     with pytest.raises(ValueError, match="train.cuda_graph: on needs a CUDA device, and this run trains on cpu"):
         speed_settings("auto", "on", CPU)
-
-
-def _fit(precision: str, steps: int = 3, loss: str = "wgan-gp", spectral_norm: bool = False):
-    """The train stage's networks and samplers on random images, through loop.fit."""
-    torch.manual_seed(0)
-    images = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(1)) * 2 - 1
-    logged = []
-    obj = objective(loss, loss_config(optimizer="adam", lr=1e-4, betas=(0.5, 0.9), critic_steps=2,
-                                      clip=0.01 if loss == "wgan" else None, gp_weight=10.0 if loss == "wgan-gp" else 0.0))
-    model = ModelConfig(z_dim=4, dim=4, spectral_norm=spectral_norm)
-    G, D = build_generator(model), critic_for(model, loss)
-    generator = torch.Generator().manual_seed(0)
-    real, noise = samplers(images, model, generator)
-    nets = fit(plan(obj, steps=steps, batch_size=8, precision=precision, channels_last=True), G, D, real=real,
-               noise=noise, generator=generator, diagnostic=images[:8],
-               callbacks=Callbacks(log=lambda step, values: logged.append(values)))
-    return nets.G, logged
-
-
-def test_bf16_trains_with_finite_losses_and_keeps_the_weights_in_fp32():
-    G, logged = _fit("bf16")
-    assert len(logged) == 3 and all(torch.isfinite(torch.tensor(list(v.values()))).all() for v in logged)
-    assert {p.dtype for p in G.parameters()} == {torch.float32}
-    fp32 = _fit("fp32")[1]
-    assert logged[0]["loss_d"] != fp32[0]["loss_d"]                                # bf16 really ran
-    assert logged[0]["loss_d"] == pytest.approx(fp32[0]["loss_d"], rel=0.05, abs=0.05)   # and agrees closely
-
-
-@pytest.mark.parametrize(("loss", "spectral_norm"), [("wgan-gp", False), ("hinge", True)])
-def test_bf16_stays_within_its_tolerance_of_fp32_over_eight_steps(loss, spectral_norm):
-    # stated tolerance: every logged loss within 2.5% (or 0.001, for a loss_g near 0), and the weights within 30% of
-    # how far fp32 training moved them (measured: 1.1%, 0.0004 and 15-16%; Adam turns rounding in small gradients
-    # into whole steps early on)
-    torch.manual_seed(0)   # _fit's G before training
-    start = _weights(build_generator(ModelConfig(z_dim=4, dim=4)))
-    (G, fp32), (G_bf16, bf16) = (_fit(p, steps=8, loss=loss, spectral_norm=spectral_norm) for p in ("fp32", "bf16"))
-    assert all(b[k] == pytest.approx(a[k], rel=0.025, abs=1e-3) for a, b in zip(fp32, bf16) for k in ("loss_d", "loss_g"))
-    assert 0 < (_weights(G_bf16) - _weights(G)).norm() < 0.3 * (_weights(G) - start).norm()
-
-
-def test_tf32_is_fp32_on_the_cpu():
-    assert _fit("tf32")[1] == _fit("fp32")[1]
-
-
-def _weights(G: torch.nn.Module) -> torch.Tensor:
-    return torch.cat([p.detach().reshape(-1) for p in G.parameters()])   # reshape: NHWC weights are not views
-
-
-def test_the_step_scores_real_and_fake_in_separate_critic_passes_then_the_interpolates():
-    cfg, b = ModelConfig(z_dim=4, dim=4, spectral_norm=False), 8
-    obj = objective("wgan-gp", loss_config(optimizer="adam", lr=1e-4, betas=(0.5, 0.9), critic_steps=2,
-                                           gp_weight=10.0))
-    G, D = build_generator(cfg), build_critic(cfg, batchnorm=False)
-    batches = []
-    D.register_forward_hook(lambda module, inputs, output: batches.append(len(inputs[0])))
-    step = Step(plan(obj, steps=1, batch_size=b), G, D, torch.optim.Adam(G.parameters()),
-                torch.optim.Adam(D.parameters()), ema=None, start=0)
-    gen = torch.Generator().manual_seed(0)
-    step.draw(lambda n: torch.rand(n, 1, 28, 28, generator=gen), lambda n: torch.rand(n, 4, generator=gen), gen)
-    step()
-    assert batches == [b, b, b] * obj.settings.critic_steps + [b]   # real, fake, interpolates per update; G's step
-    assert step.step.item() == 1 and step.first_bad.tolist() == [0, 0]
-    assert torch.isfinite(step.loss_d) and torch.isfinite(step.loss_g) and step.gradnorm_g.item() > 0
-
-
-def test_the_divergence_check_names_the_first_bad_step_of_each_loss():
-    from ganpipe.gan.loop import _divergence_message
-
-    last = {"step": 4, "loss_d": 1.0, "loss_g": 2.0}
-    assert _divergence_message([7, 9], last).startswith("non-finite loss_d at step 7; last finite values at step 4")
-    assert _divergence_message([0, 5], None) == "non-finite loss_g at step 5; no finite values were logged before it"
-    assert _divergence_message([6, 6], None).startswith("non-finite loss_d and loss_g at step 6")
 
 
 @pytest.fixture
@@ -168,3 +91,16 @@ def test_resolve_device_spreads_processes_over_faked_gpus(locks, monkeypatch):
     assert sorted(p.name for p in locks.iterdir()) == [f"GPU-fake-{i}.lock" for i in range(3)]
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     assert runtime.resolve_device("cuda") == torch.device("cuda")   # one visible GPU: nothing to claim
+
+
+def test_native_bf16_is_read_from_the_cpu_flags():
+    assert cpu_bf16_flags("flags : fpu sse2 avx512f avx512_bf16 amx_bf16 amx_tile") == ["avx512_bf16", "amx_bf16"]
+    assert cpu_bf16_flags("flags : fpu sse2 avx2 avx512f") == []
+
+
+def test_bf16_on_a_cpu_without_native_bf16_is_refused(monkeypatch):
+    import ganpipe.runtime
+    monkeypatch.setattr(ganpipe.runtime, "cpu_bf16_flags", lambda: [])
+    with pytest.raises(ValueError, match="train.precision: bf16 needs a CPU with native bf16"):
+        speed_settings("bf16", "auto", CPU)
+    assert speed_settings("auto", "auto", CPU) == ("fp32", False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import ROOT
+from tests.helpers import ROOT
 from ganpipe.evaluation import registry
 from ganpipe.reporting.verdict import headline, metrics_table
 

@@ -1,7 +1,6 @@
 """Nothing lost: a killed run resumes bit for bit, a diverged run says where and keeps its last good state."""
 from __future__ import annotations
 
-import io
 import json
 import os
 import signal
@@ -15,42 +14,19 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from conftest import ROOT, loss_config, plan, tiny_params_dict, write_yaml
-from ganpipe.config import ModelConfig
+from tests.helpers import ROOT, loss_config, on_disk, tiny_fit, tiny_params_dict, write_yaml
 from ganpipe.gan import objectives
-from ganpipe.gan.networks import build_critic, build_generator, sample_noise
 from ganpipe.gan.resume import Scratch, TrainState, rng_state, run_key, set_rng_state
-from ganpipe.gan.loop import Callbacks, Diverged, fit
+from ganpipe.gan.loop import Diverged
 
-CFG = ModelConfig(arch="mlp", z_dim=4, dim=4)
 # wgan-gp: the penalty draws too
 OBJ = objectives.objective("wgan-gp", loss_config(optimizer="adam", lr=1e-3, critic_steps=2, gp_weight=10.0))
 
 
-def _on_disk(state: dict) -> dict:
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    buf.seek(0)
-    return torch.load(buf, weights_only=True)   # what a resumed run reads back
-
-
 def _run(steps: int, state: dict | None = None, real=None, checkpoints: dict | None = None, logged=None,
          ema: float = 0.0):
-    """Trains a tiny wgan-gp; `state`: a checkpoint as read back from disk (a dict). Checkpoints are kept as dicts
-    read back from disk too, by step."""
-    torch.manual_seed(0)
-    G, D = build_generator(CFG), build_critic(CFG, batchnorm=False)
-    gen = torch.Generator().manual_seed(0)
-    data = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(1)) * 2 - 1
-    logged = [] if logged is None else logged
-    checkpoints = {} if checkpoints is None else checkpoints
-    nets = fit(plan(OBJ, steps=steps, batch_size=8, log_every=2, checkpoint_every=4, ema_decay=ema), G, D,
-               real=real or (lambda b: data[torch.randint(64, (b,), generator=gen)]),
-               noise=lambda b: sample_noise(b, CFG, generator=gen, device=torch.device("cpu")),
-               generator=gen, diagnostic=data[:16],
-               callbacks=Callbacks(log=lambda step, v: logged.append((step, v)),
-                                   on_checkpoint=lambda st: checkpoints.__setitem__(st.step, _on_disk(st.to_dict()))),
-               state=TrainState.from_dict(state) if state is not None else None)
+    nets, logged, checkpoints = tiny_fit(OBJ, steps=steps, state=state, real=real, logged=logged,
+                                         checkpoints=checkpoints, log_every=2, checkpoint_every=4, ema_decay=ema)
     return nets.G, nets.D, logged, checkpoints, nets.G_ema
 
 
@@ -74,7 +50,7 @@ def test_resuming_from_a_checkpoint_ends_bit_identical(ema):
 
 def test_rng_state_round_trip_covers_every_generator():
     gen = torch.Generator().manual_seed(3)
-    state = _on_disk({"rng": rng_state(gen)})["rng"]
+    state = on_disk({"rng": rng_state(gen)})["rng"]
     draws = (torch.rand(3, generator=gen), torch.rand(3), np.random.rand(3), __import__("random").random())
     set_rng_state(state, gen)
     again = (torch.rand(3, generator=gen), torch.rand(3), np.random.rand(3), __import__("random").random())
@@ -170,6 +146,7 @@ def _logged(live: Path) -> dict[str, str]:
     return out
 
 
+@pytest.mark.slow   # three train runs of 3,000 steps in subprocesses (about 4 minutes on 2 cores)
 def test_a_killed_train_stage_resumes_and_ends_bit_identical(tmp_path, tiny_mnist):
     params = _params(tmp_path)
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'src'}"}
@@ -205,6 +182,7 @@ def test_a_killed_train_stage_resumes_and_ends_bit_identical(tmp_path, tiny_mnis
     assert facts["resumed_from_step"] == step
 
 
+@pytest.mark.slow   # the train stage twice
 def test_a_diverged_train_stage_fails_in_one_line_and_keeps_its_last_good_checkpoint(tmp_path, tiny_mnist,
                                                                                        monkeypatch):
     from stages.__main__ import build
@@ -238,3 +216,32 @@ def test_a_diverged_train_stage_fails_in_one_line_and_keeps_its_last_good_checkp
     r = CliRunner().invoke(build(), ["train", *args])
     assert r.exit_code == 0, r.output
     assert "train: resuming from step 20" in r.output
+
+
+def test_a_train_state_round_trips_through_a_dict_and_the_disk():
+    checkpoints = _run(8, ema=0.9)[3]
+    state = TrainState.from_dict(checkpoints[4])
+    assert state.step == 4 and state.last_logged["step"] == 4 and state.G_ema is not None
+    back = on_disk(state.to_dict())
+    assert back.keys() == {"step", "G", "D", "opt_g", "opt_d", "rng", "last_logged", "G_ema"}
+    for key in ("G", "D", "G_ema"):
+        assert back[key].keys() == getattr(state, key).keys()
+        assert all(torch.equal(back[key][k], getattr(state, key)[k]) for k in back[key])
+    assert back["last_logged"] == state.last_logged and back["step"] == 4
+    # an older state without the optional keys still loads; one without its networks is refused by name
+    minimal = TrainState.from_dict({"step": 2, "G": {}, "opt_g": {}, "rng": {}, "unknown": 1})
+    assert (minimal.D, minimal.opt_d, minimal.last_logged, minimal.G_ema) == (None, None, None, None)
+    with pytest.raises(ValueError, match="^lacks G, rng$"):
+        TrainState.from_dict({"step": 2, "opt_g": {}})
+
+
+def test_a_run_resumed_through_its_scratch_entry_ends_bit_identical(tmp_path):
+    G, D, logged, checkpoints, avg = _run(12, ema=0.9)
+    scratch = Scratch(tmp_path, run_key({"steps": 12}, []))
+    scratch.save(TrainState.from_dict(checkpoints[8]))
+    state = scratch.load()
+    assert isinstance(state, TrainState) and state.step == 8 and scratch.latest().name == "000000008"
+    G2, D2, logged2, _, avg2 = _run(12, state=state.to_dict(), ema=0.9)
+    a, b = _weights(G, D, avg), _weights(G2, D2, avg2)
+    assert len(a) == len(b) and all(torch.equal(x, y) for x, y in zip(a, b))
+    assert logged2 == [(s, v) for s, v in logged if s > 8]
