@@ -1,4 +1,5 @@
-"""params.yaml's schema: the repo's file loads, per-loss defaults resolve, overrides win, typos fail in one line."""
+"""params.yaml's schema: the repo's file loads, per-loss values resolve, overrides win, typos, renamed keys and
+broken rules across keys fail at load in one line."""
 from __future__ import annotations
 
 import pytest

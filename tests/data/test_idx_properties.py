@@ -1,4 +1,4 @@
-"""Property tests of the two parsers that read untrusted input: IDX files and params.yaml."""
+"""Property tests of the IDX parser, which reads untrusted input (params.yaml's are in tests/test_config.py)."""
 from __future__ import annotations
 
 import struct

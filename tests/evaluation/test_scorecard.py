@@ -1,5 +1,5 @@
-"""The evaluator around the metric arithmetic: the classifier's embedding, the scorecard's floors, intervals and
-fld_inf, the degradation ladder (monotone on real MNIST), and the report's warnings."""
+"""The scorecard around the metric arithmetic: the floors' reference subset, fld_inf, bootstrap intervals, and a real
+set scored against itself matching its floor."""
 from __future__ import annotations
 
 import numpy as np

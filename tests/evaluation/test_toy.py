@@ -1,4 +1,5 @@
-"""1-D toy metrics: the exact map and its mirror score like real draws, wrong maps score far off, floors behave."""
+"""1-D toy metrics (evaluation.toy): the exact map and its mirror score like real draws, wrong maps score far off,
+floors behave."""
 from __future__ import annotations
 
 import math

@@ -1,4 +1,4 @@
-"""The levers of issue 14: the generator's EMA (update, standing statistics, checkpoint), spectral norm, native bf16."""
+"""The generator's average (gan.ema): one update, the refused decays, the standing batch-norm statistics."""
 from __future__ import annotations
 
 import pytest
