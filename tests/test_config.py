@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 from ruamel.yaml import YAML
 
-from tests.helpers import ROOT, tiny_params_dict, write_yaml
 from ganpipe.config import RENAMED, LossConfig, Params, ParamsError, load_params, load_params_with
+from tests.helpers import ROOT, tiny_params_dict, write_yaml
 
 
 def test_the_repos_params_load_and_resolve_the_default_objective():

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from tests.helpers import synthetic_digits
 from ganpipe.evaluation import classifier as clf
 from ganpipe.config import ClassifierConfig
+from tests.helpers import synthetic_digits
 
 
 TINY = ClassifierConfig(epochs=1, batch_size=32, width=2, features=8, reference_images=64)

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from tests.helpers import synthetic_digits
 from ganpipe.evaluation import classifier as clf
 from ganpipe.config import ClassifierConfig, EvaluateConfig
 from ganpipe.evaluation.features import frechet_distance
 from ganpipe.evaluation.scorecard import bootstrap_interval, embed_set, fld_inf, reference_subset, score
+from tests.helpers import synthetic_digits
 
 
 TINY = ClassifierConfig(epochs=1, batch_size=32, width=2, features=8, reference_images=64)

@@ -5,11 +5,11 @@ import pytest
 import torch
 from torch import nn
 
-from tests.helpers import loss_config
 from ganpipe.config import ModelConfig
 from ganpipe.gan.objectives import (FUNCTIONS, LOSSES, clip_weights, gradient_penalty, interpolate_grad_norms,
                                     objective, separation)
 from ganpipe.gan.networks import build_critic
+from tests.helpers import loss_config
 
 
 def critic_loss(loss: str, score_real, score_fake):

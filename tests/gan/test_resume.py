@@ -14,10 +14,10 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from tests.helpers import ROOT, loss_config, on_disk, tiny_fit, tiny_params_dict, write_yaml
 from ganpipe.gan import objectives
 from ganpipe.gan.resume import Scratch, TrainState, rng_state, run_key, set_rng_state
 from ganpipe.gan.loop import Diverged
+from tests.helpers import ROOT, loss_config, on_disk, tiny_fit, tiny_params_dict, write_yaml
 
 # wgan-gp: the penalty draws too
 OBJ = objectives.objective("wgan-gp", loss_config(optimizer="adam", lr=1e-3, critic_steps=2, gp_weight=10.0))

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import DVC, ENV, ROOT, make_project, ran, run
 from ganpipe.config import ParamsError, load_params_with
 from ganpipe.sweep import check_names, failures, slurm
 from ganpipe.sweep.grid import Point, parse_grid
+from tests.helpers import DVC, ENV, ROOT, make_project, ran, run
 from tests.services import seaweedfs, slurm_cluster
 
 GANPIPE = [sys.executable, "-m", "ganpipe.cli"]
