@@ -1,6 +1,6 @@
 # Two commands do everything, setting up on first use (idempotent: later calls reuse .venv):
 #   make repro   the whole pipeline (dvc repro), leaves reports/index.html
-#   make test    the test suite
+#   make test    the test suite (make test-fast: the unit tests only, a few minutes)
 VENV ?= .venv
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export DVC_NO_ANALYTICS := 1
@@ -13,7 +13,7 @@ TORCH ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo torch || echo torch==2.13
 # cluster). Where a command is missing, its Debian package is installed (apt-get, as root or with sudo).
 SYSTEM_DEPS := chromium:chromium slurmctld:slurm-wlm slurmd:slurm-wlm munged:munge
 
-.PHONY: setup repro test system-deps clean-env
+.PHONY: setup repro test test-fast system-deps clean-env
 setup: $(VENV)/.ready
 
 $(VENV)/.ready: pyproject.toml
@@ -40,6 +40,11 @@ system-deps:
 # than pass on nothing.
 test: setup system-deps
 	@python -m pytest -n auto --dist loadfile $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; fi; exit $$rc
+
+# The unit tests only: no end-to-end dvc run, no service, nothing over about 20 s (markers in pyproject.toml).
+test-fast: setup
+	@python -m pytest -n auto --dist loadfile -m "not e2e and not slow" $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; fi; exit $$rc
 
 clean-env:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from tests.helpers import ROOT
 
 BIN = Path(sys.executable).parent
 STAGES = ["validate", "fetch", "classifier", "ladder", "train", "generate", "evaluate", "toy", "report"]
@@ -51,6 +51,7 @@ def test_code_in_reads_fences_and_spans_only():
     assert code_in(text).splitlines() == ["ganpipe compare --metric fld", "ganpipe study"]
 
 
+@pytest.mark.slow   # a fresh interpreter per command: about 100 s in all
 @pytest.mark.parametrize("command", documented_commands(), ids=" ".join)
 def test_every_documented_command_answers_help(command):
     exe = {"python": [sys.executable], "bash": ["bash"]}.get(command[0], [str(BIN / command[0])])

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from conftest import ROOT
+from tests.helpers import ROOT
 
 OURS = {"stages": ROOT / "stages", "ganpipe": ROOT / "src" / "ganpipe"}
 

@@ -10,7 +10,7 @@ import sys
 
 import torch
 
-from conftest import ROOT, invoke, tiny_params_dict, write_tiny_mnist, write_yaml
+from tests.helpers import ROOT, invoke, tiny_params_dict, write_tiny_mnist, write_yaml
 from ganpipe.config import ModelConfig
 from ganpipe.gan.checkpoint import checkpoint
 from ganpipe.gan.networks import build_generator

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import synthetic_digits, tiny_params_dict
+from tests.helpers import synthetic_digits, tiny_params_dict
 
 from ganpipe.config import ModelConfig, Params
 from ganpipe.data.arrays import to_model_range, to_uint8

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import tiny_params_dict, write_yaml
+from tests.helpers import tiny_params_dict, write_yaml
 
 from ganpipe.config import HistogramLossConfig, ParamsError, SlicedHistogramLossConfig, load_params
 from ganpipe.gan.objectives import objective

@@ -8,7 +8,7 @@ import shutil
 import pytest
 from dvc.utils.hydra import apply_overrides, get_hydra_sweeps
 
-from conftest import ROOT
+from tests.helpers import ROOT
 from ganpipe.config import load_params, load_params_with
 from ganpipe.sweep.grid import Point, parse_grid
 

@@ -5,6 +5,8 @@ import shutil
 
 import pytest
 
+pytestmark = pytest.mark.slow   # a real Chromium, and every stage on the tiny data
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from conftest import ROOT
 from ganpipe.evaluation import registry
 from ganpipe.reporting.verdict import headline, metrics_table
+from tests.helpers import ROOT
 
 
 def test_every_metric_of_eval_json_is_registered_and_described_in_the_docs(pipeline):

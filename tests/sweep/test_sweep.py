@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DVC, ENV, ROOT, make_project, ran, run
 from ganpipe.config import ParamsError, load_params_with
 from ganpipe.sweep import check_names, failures, slurm
 from ganpipe.sweep.grid import parse_grid
-from services import seaweedfs, slurm_cluster
+from tests.helpers import DVC, ENV, ROOT, make_project, ran, run
+from tests.services import seaweedfs, slurm_cluster
 
 GANPIPE = [sys.executable, "-m", "ganpipe.cli"]
 
@@ -40,6 +40,18 @@ def test_a_point_is_validated_as_dvc_would_run_it():
                                ({"lr": "1,2"}, "params.yaml: lr: '1,2' is a sweep, not one value")):
         with pytest.raises(ParamsError, match=re.escape(message)):
             load_params_with(p, overrides)
+
+
+def test_a_point_that_breaks_a_rule_across_keys_is_refused_in_one_line_before_anything_is_submitted(tmp_path):
+    # the floors' reference set holds classifier.reference_images (10,000) images: 20,000 samples cannot be scored
+    from ganpipe.sweep import submit
+
+    with pytest.raises(ValueError) as e:
+        submit(ROOT, Path("params.yaml"), ["evaluate.samples=1000,20000"], log=lambda line: None)
+    assert str(e.value) == (f"grid point evaluate.samples=20000: {ROOT / 'params.yaml'}: evaluate.samples (20000) "
+                            "exceeds classifier.reference_images (10000): each floor compares n real images to n "
+                            "others")
+    assert not (ROOT / ".sweeps").exists() or not any((ROOT / ".sweeps").iterdir())
 
 
 def _script(tmp_path: Path, gpus: int = 0, remote: str | None = None) -> str:
@@ -165,24 +177,26 @@ def test_a_fresh_clone_pulls_the_models_and_restores_a_swept_point_without_train
 @pytest.mark.e2e
 def test_a_failed_task_is_named_with_its_point_and_log_and_the_others_are_kept(lab):
     """Through a git remote and a DVC remote that are not the defaults (the tasks' clone must push to its own
-    origin, and restore from the chosen DVC remote): generate.n=300 is the baseline's value, so it publishes
-    without training; generate.n=2000 is more than the floors' 1,000 reference images, so evaluate fails."""
+    origin, and restore from the chosen DVC remote): train.batch_size=16 is the baseline's value, so it publishes
+    without training; train.batch_size=100000 passes the params' checks but is more than the 60,000 training
+    images, so the train stage fails."""
     project, env = lab["project"], lab["env"]
     run(["git", "remote", "add", "upstream", str(lab["origin"])], project, env)
     run(DVC + ["remote", "add", "--local", "mirror", "s3://ganpipe/store"], project, env)
     run(DVC + ["remote", "modify", "--local", "mirror", "endpointurl", lab["s3"]], project, env)
-    r = _ganpipe(lab, "sweep", "--grid", "generate.n=300,2000", "--git-remote", "upstream", "--remote", "mirror",
+    r = _ganpipe(lab, "sweep", "--grid", "train.batch_size=16,100000", "--git-remote", "upstream", "--remote", "mirror",
                  "--cpus", "1", "--wait", "--poll", "1")
     assert r.returncode == 1, r.stderr
     assert "1 of 2 tasks published their experiment" in r.stderr
-    line = [l for l in r.stderr.splitlines() if l.startswith("error: task 1 (generate.n=2000)")]
-    assert line and line[0].startswith("error: task 1 (generate.n=2000) failed during run (exit "), r.stderr
+    line = [l for l in r.stderr.splitlines() if l.startswith("error: task 1 (train.batch_size=100000)")]
+    assert line and line[0].startswith("error: task 1 (train.batch_size=100000) failed during run (exit "), r.stderr
     log = Path(line[0].rsplit("log ", 1)[1])
-    assert log.is_file() and "raise classifier.holdout" in log.read_text()
+    assert log.is_file() and "train.batch_size: 100000 exceeds the 60000 training images" in log.read_text()
     kept = log.with_name("0.log").read_text()
     assert "published" in kept and "Running stage 'train'" not in kept, kept   # restored from "mirror"
-    assert "generate.n=300" in _refs(lab["origin"]) and "generate.n=2000" not in _refs(lab["origin"])
-    assert "generate.n=300" in (project / "reports/compare.md").read_text()
+    refs = _refs(lab["origin"])
+    assert "train.batch_size=16" in refs and "train.batch_size=100000" not in refs
+    assert "train.batch_size=16" in (project / "reports/compare.md").read_text()
 
 
 @pytest.mark.e2e

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
 
-from conftest import invoke, tiny_params_dict, write_yaml
+from tests.helpers import ROOT, invoke, tiny_params_dict, write_yaml
 
 
 def test_help_lists_every_stage():
@@ -202,6 +204,20 @@ def test_generate_refuses_a_corrupt_or_unsafe_checkpoint(tmp_path, tiny_params, 
     assert len(errors) == 1 and errors[0].startswith(f"error: {bad}: cannot load checkpoint: ")
     assert "this ran while loading" not in r.output + capsys.readouterr().out
     assert not (tmp_path / "gen2").exists()
+
+
+def test_generate_refuses_an_empty_checkpoint_in_one_line(tmp_path, tiny_params):
+    # it once ended in a 57-line IndexError: the empty file's EOFError has no message, so no first line
+    empty = tmp_path / "EMPTY.pt"
+    empty.touch()
+    r = subprocess.run([sys.executable, "-m", "stages", "generate", "--model", str(empty), "--out",
+                        str(tmp_path / "gen"), "--facts", str(tmp_path / "f.json"), "--params", str(tiny_params)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1, r.stderr
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1 and "the file is empty" in lines[0], r.stderr
+    assert lines[0].startswith(f"error: {empty}: ") and "Traceback" not in r.stderr
+    assert not (tmp_path / "gen").exists() and not (tmp_path / "f.json").exists()
 
 
 @pytest.mark.parametrize(("images", "why"), [

@@ -1,7 +1,6 @@
 """Nothing lost: a killed run resumes bit for bit, a diverged run says where and keeps its last good state."""
 from __future__ import annotations
 
-import io
 import json
 import os
 import signal
@@ -15,62 +14,43 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from conftest import ROOT, tiny_params_dict, write_yaml, objective
-from ganpipe.config import ModelConfig
-from ganpipe.gan.networks import build_critic, build_generator, sample_noise
-from ganpipe.gan.resume import Scratch, rng_state, run_key, set_rng_state
-from ganpipe.gan.ema import EMA
-from ganpipe.gan.loop import Diverged, train_gan
+from ganpipe.gan import objectives
+from ganpipe.gan.resume import Scratch, TrainState, rng_state, run_key, set_rng_state
+from ganpipe.gan.loop import Diverged
+from tests.helpers import ROOT, loss_config, on_disk, tiny_fit, tiny_params_dict, write_yaml
 
-CFG = ModelConfig(arch="mlp", z_dim=4, dim=4)
-OBJ = objective(optimizer="adam", lr=1e-3, critic_steps=2, gp_weight=10.0)   # wgan-gp: the penalty draws too
-
-
-def _on_disk(state: dict) -> dict:
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    buf.seek(0)
-    return torch.load(buf, weights_only=True)   # what a resumed run reads back
+# wgan-gp: the penalty draws too
+OBJ = objectives.objective("wgan-gp", loss_config(optimizer="adam", lr=1e-3, critic_steps=2, gp_weight=10.0))
 
 
 def _run(steps: int, state: dict | None = None, real=None, checkpoints: dict | None = None, logged=None,
          ema: float = 0.0):
-    torch.manual_seed(0)
-    G, D = build_generator(CFG), build_critic(CFG, batchnorm=False)
-    avg = EMA(G, ema) if ema else None
-    gen = torch.Generator().manual_seed(0)
-    data = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(1)) * 2 - 1
-    logged = [] if logged is None else logged
-    checkpoints = {} if checkpoints is None else checkpoints
-    train_gan(G, D, real=real or (lambda b: data[torch.randint(64, (b,), generator=gen)]),
-              noise=lambda b: sample_noise(b, CFG, generator=gen, device=torch.device("cpu")),
-              loss="wgan-gp", obj=OBJ, steps=steps, batch_size=8, log_every=2, generator=gen, held_out=data[:16],
-              log=lambda step, v: logged.append((step, v)), state=state, checkpoint_every=4,
-              on_checkpoint=lambda step, st: checkpoints.__setitem__(step, _on_disk(st)), ema=avg)
-    return G, D, logged, checkpoints, avg
+    nets, logged, checkpoints = tiny_fit(OBJ, steps=steps, state=state, real=real, logged=logged,
+                                         checkpoints=checkpoints, log_every=2, checkpoint_every=4, ema_decay=ema)
+    return nets.G, nets.D, logged, checkpoints, nets.G_ema
 
 
 def _weights(G, D, avg) -> list[torch.Tensor]:
-    return [*G.state_dict().values(), *D.state_dict().values(), *(avg.model.state_dict().values() if avg else [])]
+    return [*G.state_dict().values(), *D.state_dict().values(), *(avg.state_dict().values() if avg else [])]
 
 
 @pytest.mark.parametrize("ema", [0.0, 0.9])
 def test_resuming_from_a_checkpoint_ends_bit_identical(ema):
     G, D, logged, checkpoints, avg = _run(12, ema=ema)
     assert sorted(checkpoints) == [4, 8]          # every 4 steps, none at the last
-    assert ("G_ema" in checkpoints[4]) == bool(ema)
+    assert (checkpoints[4]["G_ema"] is not None) == bool(ema)
     for start in (4, 8):
         G2, D2, logged2, _, avg2 = _run(12, state=checkpoints[start], ema=ema)
         a, b = _weights(G, D, avg), _weights(G2, D2, avg2)
         assert len(a) == len(b) and all(torch.equal(x, y) for x, y in zip(a, b))
         assert logged2 == [(s, v) for s, v in logged if s > start]
     if ema:   # the average trails the raw weights, it does not equal them
-        assert not torch.equal(avg.model.net[0].weight, G.net[0].weight)
+        assert not torch.equal(avg.net[0].weight, G.net[0].weight)
 
 
 def test_rng_state_round_trip_covers_every_generator():
     gen = torch.Generator().manual_seed(3)
-    state = _on_disk({"rng": rng_state(gen)})["rng"]
+    state = on_disk({"rng": rng_state(gen)})["rng"]
     draws = (torch.rand(3, generator=gen), torch.rand(3), np.random.rand(3), __import__("random").random())
     set_rng_state(state, gen)
     again = (torch.rand(3, generator=gen), torch.rand(3), np.random.rand(3), __import__("random").random())
@@ -96,18 +76,23 @@ def test_divergence_names_the_step_the_loss_and_the_last_finite_values():
     assert all(torch.isfinite(t).all() for t in checkpoints[4]["G"].values())   # the last good state is intact
 
 
+def _state(step: int) -> TrainState:
+    return TrainState(step, G={"w": torch.tensor(float(step))}, D=None, opt_g={"lr": 0.1}, opt_d=None,
+                      rng={"loop": torch.tensor(7, dtype=torch.uint8)}, last_logged=None)
+
+
 def test_scratch_keeps_only_the_last_complete_checkpoint(tmp_path):
     run = Scratch(tmp_path, "k")
     assert run.load() is None
     live = tmp_path / "live"
     live.mkdir()
     (live / "a.tsv").write_text("step\ta\n2\t1.0\n")
-    run.save(2, {"step": 2}, live)
+    run.save(_state(2), live)
     (live / "a.tsv").write_text("step\ta\n2\t1.0\n4\t2.0\n")
-    run.save(4, {"step": 4}, live)
+    run.save(_state(4), live)
     (tmp_path / "k" / ".000000006.tmp").mkdir()   # a save killed half-way: ignored
     (tmp_path / "k" / "000000008").mkdir()        # a folder without its state: ignored
-    assert run.load() == {"step": 4} and run.latest().name == "000000004"
+    assert run.load() == _state(4) and run.latest().name == "000000004"
     assert not (tmp_path / "k" / "000000002").exists()
     run.restore_live(live)
     assert (live / "a.tsv").read_text().endswith("4\t2.0\n")
@@ -139,7 +124,7 @@ def test_run_key_changes_with_params_data_and_code(tmp_path):
 def _params(tmp_path: Path, **train) -> Path:
     p = tiny_params_dict()
     p["train"].update({"steps": 3000, "batch_size": 8, "log_every": 10, "grid_every": 500, "checkpoint_every": 50,
-                       "ema": 0.99, "ema_standing": 3, **train})
+                       "ema_decay": 0.99, "ema_standing_batches": 3, **train})
     return write_yaml(tmp_path / "params.yaml", p)
 
 
@@ -161,6 +146,7 @@ def _logged(live: Path) -> dict[str, str]:
     return out
 
 
+@pytest.mark.slow   # three train runs of 3,000 steps in subprocesses (about 4 minutes on 2 cores)
 def test_a_killed_train_stage_resumes_and_ends_bit_identical(tmp_path, tiny_mnist):
     params = _params(tmp_path)
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'src'}"}
@@ -186,7 +172,7 @@ def test_a_killed_train_stage_resumes_and_ends_bit_identical(tmp_path, tiny_mnis
     assert whole.returncode == 0, whole.stderr
     assert "resuming" not in whole.stderr
     run, whole = (torch.load(tmp_path / f"{name}/g.pt", weights_only=True) for name in ("run", "whole"))
-    assert run.keys() == whole.keys() == {"generator", "generator_ema", "model_config"}   # train.ema is on
+    assert run.keys() == whole.keys() == {"generator", "generator_ema", "model_config"}   # train.ema_decay is on
     for key in ("generator", "generator_ema"):
         a, b = run[key], whole[key]
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
@@ -196,20 +182,21 @@ def test_a_killed_train_stage_resumes_and_ends_bit_identical(tmp_path, tiny_mnis
     assert facts["resumed_from_step"] == step
 
 
+@pytest.mark.slow   # the train stage twice
 def test_a_diverged_train_stage_fails_in_one_line_and_keeps_its_last_good_checkpoint(tmp_path, tiny_mnist,
                                                                                        monkeypatch):
-    import ganpipe.gan.loop
     from stages.__main__ import build
 
-    params = _params(tmp_path, steps=40, checkpoint_every=20)
-    real_loss, calls = ganpipe.gan.loop.critic_loss, {"n": 0}
+    params = _params(tmp_path, steps=40, checkpoint_every=20)   # loss: hinge, one critic step per step
+    real_loss, generator_loss = objectives.FUNCTIONS["hinge"]
+    calls = {"n": 0}
 
-    def poisoned(loss, score_real, score_fake):   # from the 25th generator step on, the critic's loss is NaN
+    def poisoned(score_real, score_fake):   # from the 25th generator step on, the critic's loss is NaN
         calls["n"] += 1
-        value = real_loss(loss, score_real, score_fake)
+        value = real_loss(score_real, score_fake)
         return value * float("nan") if calls["n"] > 24 else value
 
-    monkeypatch.setattr(ganpipe.gan.loop, "critic_loss", poisoned)
+    monkeypatch.setitem(objectives.FUNCTIONS, "hinge", (poisoned, generator_loss))
     monkeypatch.chdir(tmp_path)
     args = [a for a in _train_cmd(tmp_path, params, tiny_mnist, "run")[4:]]
     r = CliRunner().invoke(build(), ["train", *args])
@@ -223,9 +210,38 @@ def test_a_diverged_train_stage_fails_in_one_line_and_keeps_its_last_good_checkp
 
     entry = next((tmp_path / "scratch").glob("*"))
     state = Scratch(entry.parent, entry.name).load()
-    assert state["step"] == 20 and all(torch.isfinite(t).all() for t in state["G"].values())
+    assert state.step == 20 and all(torch.isfinite(t).all() for t in state.G.values())
 
-    monkeypatch.setattr(ganpipe.gan.loop, "critic_loss", real_loss)   # the cause removed, the run goes on from 20
+    monkeypatch.setitem(objectives.FUNCTIONS, "hinge", (real_loss, generator_loss))   # the cause removed, the run goes on from 20
     r = CliRunner().invoke(build(), ["train", *args])
     assert r.exit_code == 0, r.output
     assert "train: resuming from step 20" in r.output
+
+
+def test_a_train_state_round_trips_through_a_dict_and_the_disk():
+    checkpoints = _run(8, ema=0.9)[3]
+    state = TrainState.from_dict(checkpoints[4])
+    assert state.step == 4 and state.last_logged["step"] == 4 and state.G_ema is not None
+    back = on_disk(state.to_dict())
+    assert back.keys() == {"step", "G", "D", "opt_g", "opt_d", "rng", "last_logged", "G_ema"}
+    for key in ("G", "D", "G_ema"):
+        assert back[key].keys() == getattr(state, key).keys()
+        assert all(torch.equal(back[key][k], getattr(state, key)[k]) for k in back[key])
+    assert back["last_logged"] == state.last_logged and back["step"] == 4
+    # an older state without the optional keys still loads; one without its networks is refused by name
+    minimal = TrainState.from_dict({"step": 2, "G": {}, "opt_g": {}, "rng": {}, "unknown": 1})
+    assert (minimal.D, minimal.opt_d, minimal.last_logged, minimal.G_ema) == (None, None, None, None)
+    with pytest.raises(ValueError, match="^lacks G, rng$"):
+        TrainState.from_dict({"step": 2, "opt_g": {}})
+
+
+def test_a_run_resumed_through_its_scratch_entry_ends_bit_identical(tmp_path):
+    G, D, logged, checkpoints, avg = _run(12, ema=0.9)
+    scratch = Scratch(tmp_path, run_key({"steps": 12}, []))
+    scratch.save(TrainState.from_dict(checkpoints[8]))
+    state = scratch.load()
+    assert isinstance(state, TrainState) and state.step == 8 and scratch.latest().name == "000000008"
+    G2, D2, logged2, _, avg2 = _run(12, state=state.to_dict(), ema=0.9)
+    a, b = _weights(G, D, avg), _weights(G2, D2, avg2)
+    assert len(a) == len(b) and all(torch.equal(x, y) for x, y in zip(a, b))
+    assert logged2 == [(s, v) for s, v in logged if s > 8]

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import DVC, ENV, make_project, run
+from tests.helpers import DVC, ENV, make_project, run
 
 pytestmark = pytest.mark.e2e
 

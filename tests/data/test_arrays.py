@@ -1,0 +1,85 @@
+"""ganpipe.data.arrays: npz round trips and the uint8 <-> model-range quantiser."""
+from __future__ import annotations
+
+import hashlib
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from ganpipe.data import arrays as mnist_arrays, idx
+
+
+@pytest.fixture
+def synthetic():
+    """Five 28x28 train and three test images with labels, and their IDX bytes and sha256."""
+    rng = np.random.default_rng(0)
+    arrays = {
+        "x_train": rng.integers(0, 256, size=(5, 28, 28), dtype=np.uint8),
+        "y_train": rng.integers(0, 10, size=5, dtype=np.uint8),
+        "x_test": rng.integers(0, 256, size=(3, 28, 28), dtype=np.uint8),
+        "y_test": rng.integers(0, 10, size=3, dtype=np.uint8),
+    }
+    raw = {k: idx.idx_bytes(a) for k, a in arrays.items()}
+    return arrays, raw, {k: sha(r) for k, r in raw.items()}
+
+
+def sha(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+def test_save_load_round_trip_is_deterministic(tmp_path, synthetic):
+    arrays, _, _ = synthetic
+    mnist_arrays.save_mnist(tmp_path / "a" / "mnist.npz", arrays)
+    time.sleep(1.1)  # np.savez would stamp a different second into the zip
+    mnist_arrays.save_mnist(tmp_path / "b.npz", arrays)
+    assert (tmp_path / "a" / "mnist.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["mnist.npz"]  # no temp file left
+    back = mnist_arrays.load_mnist(tmp_path / "b.npz")
+    assert back.keys() == set(mnist_arrays.SPLITS)
+    for k in mnist_arrays.SPLITS:
+        assert back[k].dtype == np.uint8
+        np.testing.assert_array_equal(back[k], arrays[k])
+
+
+def test_save_without_suffix_writes_that_exact_path(tmp_path, synthetic):
+    mnist_arrays.save_mnist(tmp_path / "mnist", synthetic[0])
+    assert [p.name for p in tmp_path.iterdir()] == ["mnist"]
+    assert mnist_arrays.load_mnist(tmp_path / "mnist")["y_test"].shape == (3,)
+
+
+def test_load_rejects_bad_layout(tmp_path, synthetic):
+    arrays, _, _ = synthetic
+    np.savez(tmp_path / "float.npz", **{**arrays, "x_train": arrays["x_train"].astype(np.float32)})
+    with pytest.raises(ValueError, match="x_train is float32, not uint8"):
+        mnist_arrays.load_mnist(tmp_path / "float.npz")
+    np.savez(tmp_path / "short.npz", **{**arrays, "y_test": arrays["y_test"][:2]})
+    with pytest.raises(ValueError, match=r"y_test has shape \(2,\), not \(3,\)"):
+        mnist_arrays.load_mnist(tmp_path / "short.npz")
+    np.savez(tmp_path / "keys.npz", x_train=arrays["x_train"])
+    with pytest.raises(ValueError, match="holds \\['x_train'\\]"):
+        mnist_arrays.load_mnist(tmp_path / "keys.npz")
+    with pytest.raises(ValueError, match="uint8"):
+        mnist_arrays.save_mnist(tmp_path / "never.npz", {**arrays, "y_train": arrays["y_train"].astype(np.int64)})
+    assert not (tmp_path / "never.npz").exists()
+
+
+def test_quantiser_round_trip_all_values():
+    every = np.arange(256, dtype=np.uint8).reshape(1, 16, 16).repeat(2, axis=0)
+    every = np.pad(every, ((0, 0), (6, 6), (6, 6)))  # (2, 28, 28)
+    x = mnist_arrays.to_model_range(every)
+    assert x.dtype == torch.float32 and x.shape == (2, 1, 28, 28)
+    assert x.min().item() == -1.0 and x.max().item() == 1.0
+    np.testing.assert_array_equal(mnist_arrays.to_uint8(x), every)
+    np.testing.assert_array_equal(mnist_arrays.to_uint8(x.squeeze(1)), every)
+    assert mnist_arrays.to_model_range(torch.from_numpy(every)).equal(x)
+
+
+def test_to_uint8_clamps_and_rounds():
+    x = torch.tensor([-5.0, -1.0, 0.0, 1.0, 7.0, 1 / 127.5 - 1 + 0.003]).reshape(1, 1, 1, 6)
+    assert mnist_arrays.to_uint8(x).tolist() == [[[0, 0, 128, 255, 255, 1]]]  # 0 -> 127.5 rounds half to even: 128
+    with pytest.raises(ValueError, match="NaN"):
+        mnist_arrays.to_uint8(torch.full((1, 1, 2, 2), float("nan")))
+    with pytest.raises(ValueError, match="uint8"):
+        mnist_arrays.to_model_range(np.zeros((1, 28, 28), np.float32))
