@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 from ruamel.yaml import YAML
 
-from ganpipe.config import RENAMED, LossConfig, Params, ParamsError, load_params, load_params_with
+from ganpipe.config import (RENAMED, HistogramLossConfig, LossConfig, Params, ParamsError, SlicedHistogramLossConfig,
+                            load_params, load_params_with)
 from tests.helpers import ROOT, tiny_params_dict, write_yaml
 
 
@@ -52,7 +53,8 @@ def test_a_wgan_without_a_clip_fails_at_load(tmp_path):
 
 
 @pytest.mark.parametrize(("edit", "line"), [
-    ({"loss": "wgn"}, "loss: must be 'minimax', 'ns', 'wgan', 'wgan-gp', 'hinge' or 'lsgan' (got 'wgn')"),
+    ({"loss": "wgn"}, "loss: must be 'minimax', 'ns', 'wgan', 'wgan-gp', 'hinge', 'lsgan', 'histogram' or "
+                      "'sliced-histogram' (got 'wgn')"),
     ({"lr": 0}, "lr: must be > 0 (got 0)"),
     ({"train__batch_size": "big"}, "train.batch_size: must be a valid integer, unable to parse string as an integer (got 'big')"),
     ({"losses__hinge__critic_steps": 0}, "losses.hinge.critic_steps: must be >= 1 (got 0)"),
@@ -68,6 +70,7 @@ def test_bad_values_fail_in_one_line_naming_the_key(tmp_path, edit, line):
 def _defaults(model: type[BaseModel], values: dict, where: str = ""):
     """(dotted key, the schema's default, params.yaml's value) for every field with a default, recursively."""
     for name, field in model.model_fields.items():
+        name = field.alias or name   # losses.wgan-gp
         key = f"{where}{name}"
         assert name in values, f"params.yaml lacks {key}: every value lives there"
         annotation = field.annotation
@@ -86,7 +89,8 @@ def test_every_default_of_the_schema_equals_params_yaml():
     differ = [(k, d, v) for k, d, v in checked if (list(d) if isinstance(d, tuple) else d) != v]
     assert differ == [], f"the schema's default differs from params.yaml: {differ}"
     # the per-loss table has no defaults at all: each entry writes every key
-    assert all(f.is_required() for f in LossConfig.model_fields.values())
+    assert all(f.is_required() for kind in (LossConfig, HistogramLossConfig, SlicedHistogramLossConfig)
+               for f in kind.model_fields.values())
 
 
 def test_the_defaults_check_can_fail():

@@ -4,7 +4,7 @@ values live in params.yaml."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from ruamel.yaml import YAML
@@ -180,25 +180,23 @@ AnyLossConfig = LossConfig | HistogramLossConfig | SlicedHistogramLossConfig
 
 
 class Losses(Section):
-    """`losses`: each loss's values under its own name, typed by its kind (adversarial, or a histogram distance);
-    read like a dict: `p.losses["wgan-gp"]`, `"histogram" in p.losses`. A loss without values is absent (null)."""
+    """`losses`: each loss's values under its own name, typed by its kind (adversarial, or a histogram distance),
+    every block written out in params.yaml; read like a dict: `p.losses["wgan-gp"]`."""
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-    minimax: LossConfig | None = None
-    ns: LossConfig | None = None
-    wgan: LossConfig | None = None
-    wgan_gp: LossConfig | None = Field(default=None, alias="wgan-gp")
-    hinge: LossConfig | None = None
-    lsgan: LossConfig | None = None
-    histogram: HistogramLossConfig | None = None
-    sliced_histogram: SlicedHistogramLossConfig | None = Field(default=None, alias="sliced-histogram")
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and getattr(self, name.replace("-", "_"), None) is not None
+    minimax: LossConfig
+    ns: LossConfig
+    wgan: LossConfig
+    wgan_gp: LossConfig = Field(alias="wgan-gp")
+    hinge: LossConfig
+    lsgan: LossConfig
+    histogram: HistogramLossConfig
+    sliced_histogram: SlicedHistogramLossConfig = Field(alias="sliced-histogram")
 
     def __getitem__(self, name: str) -> AnyLossConfig:
-        if name not in self:
+        if name not in get_args(LossName):
             raise KeyError(name)
         return getattr(self, name.replace("-", "_"))
+
 
 # Keys that were renamed: an old params.yaml, or `-S` with an old name, is refused in one line naming the new key.
 RENAMED = {
@@ -257,8 +255,6 @@ class Params(Section):
     def loss_config(self, loss: str | None = None) -> AnyLossConfig:
         """The values of `loss` (default: the chosen loss), with the top-level `lr` in place of its own when set."""
         loss = self.loss if loss is None else loss
-        if loss not in self.losses:
-            raise ValueError(f"losses: no values for the {'chosen ' if loss == self.loss else ''}loss {loss!r}")
         cfg = self.losses[loss]
         if self.lr is not None:
             cfg = cfg.model_copy(update={"lr": self.lr})

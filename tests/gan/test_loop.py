@@ -8,11 +8,11 @@ import torch
 from ganpipe.config import ModelConfig
 from ganpipe.gan.loop import Step
 from ganpipe.gan.networks import build_critic, build_generator
-from ganpipe.gan.objectives import LOSSES, Objective, objective
+from ganpipe.gan.objectives import ADVERSARIAL, Objective, objective
 from tests.helpers import loss_config, plan, tiny_fit
 
 
-@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("loss", ADVERSARIAL)
 def test_the_loop_logs_the_diagnostics_of_each_loss(loss):
     settings = loss_config(optimizer="rmsprop" if loss == "wgan" else "adam", lr=1e-4, critic_steps=2,
                            clip=0.01 if loss == "wgan" else None, gp_weight=10.0 if loss == "wgan-gp" else 0.0)
