@@ -3,6 +3,7 @@ stages through their CLI, a tiny training run through loop.fit, and a temporary 
 tests that run the real dvc CLI. Fixtures live in conftest.py."""
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import shutil
@@ -195,3 +196,7 @@ def make_project(dst: Path, **train) -> Path:
                 ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"]):
         subprocess.run(cmd, cwd=dst, check=True)
     return dst
+
+
+def sha(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()

@@ -1,32 +1,13 @@
 """ganpipe.data.arrays: npz round trips and the uint8 <-> model-range quantiser."""
 from __future__ import annotations
 
-import hashlib
 import time
 
 import numpy as np
 import pytest
 import torch
 
-from ganpipe.data import arrays as mnist_arrays, idx
-
-
-@pytest.fixture
-def synthetic():
-    """Five 28x28 train and three test images with labels, and their IDX bytes and sha256."""
-    rng = np.random.default_rng(0)
-    arrays = {
-        "x_train": rng.integers(0, 256, size=(5, 28, 28), dtype=np.uint8),
-        "y_train": rng.integers(0, 10, size=5, dtype=np.uint8),
-        "x_test": rng.integers(0, 256, size=(3, 28, 28), dtype=np.uint8),
-        "y_test": rng.integers(0, 10, size=3, dtype=np.uint8),
-    }
-    raw = {k: idx.idx_bytes(a) for k, a in arrays.items()}
-    return arrays, raw, {k: sha(r) for k, r in raw.items()}
-
-
-def sha(raw: bytes) -> str:
-    return hashlib.sha256(raw).hexdigest()
+from ganpipe.data import arrays as mnist_arrays
 
 
 def test_save_load_round_trip_is_deterministic(tmp_path, synthetic):
