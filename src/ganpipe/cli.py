@@ -138,28 +138,29 @@ def sweep(
                    sbatch_args=sbatch, dry_run=dry_run, log=log)
     except ValueError as e:
         _fail(str(e))
-    if s.sweep is None:
-        log("nothing to submit: every point is done")
-    elif s.job is None:
+    if s.sweep is not None and s.job is None:
         log(f"dry run: {len(s.tasks)} tasks in {s.sweep / 'sweep.sbatch'}, not submitted")
-        return
+    elif s.sweep is None:
+        log("nothing to submit: every point is done")
+        if wait:   # every experiment is on the git remote already: fetch them and write the pages
+            _pulled(repo, git_remote, s.sha, remote)
+            _pages(repo, params, metric, seed_param, out)
     else:
         log(f"submitted job {s.job}: {len(s.tasks)} tasks; logs in {s.sweep / 'logs'}")
-    if not wait:
-        if s.sweep is not None:
+        if not wait:
             log(f"when it is over: ganpipe collect {s.sweep}")
-        return
-    if s.sweep is None:
-        from ganpipe.sweep import pull
+            return
+        slurm.wait(s.job, poll, log)
+        _collected(s.sweep, repo, params, metric, seed_param, out)
 
-        try:
-            pull(repo, git_remote, s.sha, remote, log)
-        except ValueError as e:
-            _fail(str(e))
-        _pages(repo, params, metric, seed_param, out)
-        return
-    slurm.wait(s.job, poll, log)
-    _collected(s.sweep, repo, params, metric, seed_param, out)
+
+def _pulled(repo: Path, git_remote: str, sha: str, remote: Optional[str]) -> None:
+    from ganpipe.sweep import pull
+
+    try:
+        pull(repo, git_remote, sha, remote, lambda line: print(line, file=sys.stderr))
+    except ValueError as e:
+        _fail(str(e))
 
 
 @app.command()
