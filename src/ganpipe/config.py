@@ -272,10 +272,17 @@ class ParamsError(ValueError):
     """One line per bad key, e.g. `params.yaml: lr: must be > 0 (got -0.1)`."""
 
 
+def _key_part(part: str | int) -> str:
+    """A key as the error line shows it: quoted when it is empty or holds a line break or another control character
+    (the error must stay one line per key)."""
+    text = str(part)
+    return text if text and text.isprintable() else repr(text)
+
+
 def _describe(path: Path, err: ValidationError) -> str:
     lines = []
     for e in err.errors():
-        key = ".".join(str(p) for p in e["loc"])
+        key = ".".join(_key_part(p) for p in e["loc"])
         msg = e["msg"].replace("Input should be", "must be").replace("greater than", ">").replace("less than", "<")
         msg = msg.replace(" or equal to", "=").replace("Extra inputs are not permitted", "unknown key")
         msg = msg.replace("Field required", "missing")
