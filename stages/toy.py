@@ -9,7 +9,6 @@ import torch
 import typer
 
 from ganpipe.evaluation.toy import toy_metrics
-from ganpipe.gan.objectives import ADVERSARIAL
 from ganpipe.gan.plan import toy_plan
 from ganpipe.gan.toy import train_toy
 from ganpipe.io import save_npz, write_json
@@ -18,7 +17,6 @@ from stages._common import FactsOpt, ParamsOpt, load_params_or_exit, refusing, r
 
 # the adversarial loss the toy trains when the chosen loss is itself a histogram loss (the non-saturating GAN: the
 # source's own game, and the loss that reaches the toy's floor most reliably)
-FALLBACK_ADVERSARIAL = "ns"
 
 
 def toy(
@@ -32,7 +30,7 @@ def toy(
     """Train the 1-D toy on the CPU with the adversarial and the histogram loss; measure both against N(0, 1)."""
     p = load_params_or_exit(params)
     t = p.toy
-    adversarial = p.loss if p.loss in ADVERSARIAL else FALLBACK_ADVERSARIAL
+    adversarial = p.toy_adversarial_loss()
     set_threads(1)
     with run_facts("toy", facts) as f, refusing(ValueError, FloatingPointError, prefix="toy: "):
         results = {}
@@ -42,5 +40,5 @@ def toy(
             results[loss] = arrays, toy_metrics(arrays["samples"], bins=t.bins, lo=t.lo, hi=t.hi, seed=p.seed)
         (arrays, m), (h_arrays, h_m) = results[adversarial], results["histogram"]
         save_npz(out, **arrays, **{f"histogram_{k}": v for k, v in h_arrays.items()})
-        write_json(metrics, {**m, "loss": adversarial, "histogram": h_m})
+        write_json(metrics, {**m, "histogram": h_m})   # no "loss" key: it would hide the param in dvc exp show
         f["loss"] = adversarial

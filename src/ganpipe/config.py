@@ -176,6 +176,7 @@ class ReportConfig(Section):
 
 
 LossName = Literal["minimax", "ns", "wgan", "wgan-gp", "hinge", "lsgan", "histogram", "sliced-histogram"]
+HISTOGRAM_LOSSES = ("histogram", "sliced-histogram")   # no critic: G minimises a distance between batches
 AnyLossConfig = LossConfig | HistogramLossConfig | SlicedHistogramLossConfig
 
 
@@ -251,6 +252,11 @@ class Params(Section):
                              f"({self.classifier.features}); use at least "
                              f"{(self.classifier.features + 1) * e.fld_inf_points} samples")
         return self
+
+    def toy_adversarial_loss(self) -> str:
+        """The adversarial loss the toy trains beside the histogram loss: the chosen one, or ns when the chosen loss
+        is itself a histogram distance."""
+        return "ns" if self.loss in HISTOGRAM_LOSSES else self.loss
 
     def loss_config(self, loss: str | None = None) -> AnyLossConfig:
         """The values of `loss` (default: the chosen loss), with the top-level `lr` in place of its own when set."""

@@ -300,3 +300,15 @@ def test_ladder_examples_hold_every_rung(pipeline):
         assert sorted(z.files) == ["blur", "noise", "occlusion"]
         assert all(z[k].shape == (5, 4, 28, 28) and z[k].dtype == np.uint8 for k in z.files)
         assert all((z[k][0] == z["noise"][0]).all() for k in z.files)   # rung 0: the same undegraded digits
+
+
+def test_the_toy_writes_both_runs_under_names_that_hide_no_param(tmp_path, tiny_params):
+    # `dvc exp show` puts params and metrics in one table: a metric named like a param (`loss`) hid the param, and
+    # `ganpipe study` then grouped runs of different losses together
+    r = invoke("toy", "--metrics", tmp_path / "toy.json", "--out", tmp_path / "toy.npz", "--facts",
+               tmp_path / "facts.json", "--params", tiny_params)
+    assert r.exit_code == 0, r.output
+    toy = json.loads((tmp_path / "toy.json").read_text())
+    assert set(toy) & set(tiny_params_dict()) == set()
+    assert toy["ks"] > 0 and toy["histogram"]["ks"] > 0 and toy["histogram"]["ks_floor"] == toy["ks_floor"]
+    assert json.loads((tmp_path / "facts.json").read_text())["loss"] == "hinge"

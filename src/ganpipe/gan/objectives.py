@@ -18,11 +18,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ganpipe.config import AnyLossConfig, HistogramLossConfig, LossName, SlicedHistogramLossConfig
+from ganpipe.config import (HISTOGRAM_LOSSES, AnyLossConfig, HistogramLossConfig, LossName,
+                            SlicedHistogramLossConfig)
 from ganpipe.gan.histograms import histogram_js, random_directions, sliced_histogram_js
 
 LOSSES: tuple[str, ...] = get_args(LossName)
-HISTOGRAM = ("histogram", "sliced-histogram")   # no critic: G minimises a distance between batches
+HISTOGRAM = HISTOGRAM_LOSSES   # no critic: G minimises a distance between batches
 ADVERSARIAL: tuple[str, ...] = tuple(name for name in LOSSES if name not in HISTOGRAM)
 WASSERSTEIN = ("wgan", "wgan-gp")
 PROBABILITY = ("minimax", "ns")   # losses whose score is a logit of D(x) = P(real)

@@ -213,7 +213,7 @@ def _toy_runs(i: Inputs, adversarial: str) -> list[ToyRun]:
 def _run_sections(i: Inputs) -> list[Section]:
     """The 1-D toy, the run facts and the params."""
     p, toy = i.params, i.toy
-    adversarial = toy.get("loss", p.loss)
+    adversarial = p.toy_adversarial_loss()
     runs = [(adversarial, toy)] + ([("histogram", toy["histogram"])] if "histogram" in toy else [])
     device = next((r.get("device", "?") for r in i.runs if r["stage"] == "train"), "?")
     return [
