@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 7's GPU measurement in one command (about 6 minutes on an H100, at most 570 s), six files under OUT_DIR:
+# The GPU measurement in one command (about 6 minutes on an H100, at most 570 s), six files under OUT_DIR:
 #   speed.log        the GPU's name, the speed table as printed, the quality runs' last lines
 #   speed_gpu.json   bench/speed.py: naive baseline against the project loop's variants (precision/graph and the
 #                    nhwc flag), batch 64 and 1024, each project variant run twice (median and both runs)

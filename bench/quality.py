@@ -1,4 +1,4 @@
-"""Benchmark (issue 14): time to quality. Trains candidate configurations on this machine for fixed wall-clock
+"""Benchmark: time to quality. Trains candidate configurations on this machine for fixed wall-clock
 budgets and scores each as the evaluate stage does, to choose the pipeline's default by measurement.
 
 Not a test: it prints a table and writes JSON, and asserts nothing. For each candidate and seed, one run trains
@@ -47,13 +47,13 @@ from ganpipe.gan.plan import mnist_plan
 from ganpipe.gan.session import networks
 from ganpipe.runtime import device_name, seed_everything, set_threads
 
-# The pipeline's default before issue 14 (ns, no spectral norm, fp32, NCHW), which every candidate starts from;
+# The pipeline's default before hinge with spectral norm became the default (ns, no spectral norm, fp32, NCHW), which every candidate starts from;
 # hinge-sn-fast won, and params.yaml's default is it now (docs/results.md).
 BEFORE: dict[str, object] = {"loss": "ns", "model.spectral_norm": False, "train.precision": "fp32",
                              "train.channels_last": False}
 # name -> overrides of params.yaml, as `dvc exp run -S` would set them
 CANDIDATES: dict[str, dict[str, object]] = {name: {**BEFORE, **own} for name, own in {
-    "ns": {},   # the default before issue 14
+    "ns": {},   # that earlier default
     "fast": {"train.precision": "bf16", "train.channels_last": True},
     "hinge-sn": {"loss": "hinge", "model.spectral_norm": True},
     "hinge-sn-fast": {"loss": "hinge", "model.spectral_norm": True, "train.precision": "bf16",
@@ -189,13 +189,13 @@ def markdown(result: dict) -> str:
     return "\n".join(out)
 
 
-GOALS = {"fld": 12.0, "precision": 0.80, "coverage": 0.80}   # issue 14's goals for the default
+GOALS = {"fld": 12.0, "precision": 0.80, "coverage": 0.80}   # the goals set for the default
 BUDGET_S = 420   # the training time a 15-minute `make repro` leaves on 2 cores (README, "Figures")
 
 
 def plot(results: dict[str, dict], names: list[str], weights: str, out: Path) -> None:
     """FLD, precision and coverage against training time: one line per (file, candidate), the mean over its seeds
-    with a band from the worst to the best seed; issue 14's goals dashed, the real-vs-real floors dotted.
+    with a band from the worst to the best seed; the goals dashed, the real-vs-real floors dotted.
     results: file name -> its JSON."""
     import ganpipe.reporting.style  # noqa: F401  (the report's backend and theme)
     import matplotlib.pyplot as plt

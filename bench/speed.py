@@ -1,4 +1,4 @@
-"""Benchmark (issues 7 and 14): the project's training step in its variants, and against a naive baseline, side by
+"""Benchmark: the project's training step in its variants, and against a naive baseline, side by
 side, in one process.
 
 Not a test: it prints a table and writes JSON, and asserts nothing about speed. Every loop trains the same
