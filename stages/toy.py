@@ -15,9 +15,6 @@ from ganpipe.io import save_npz, write_json
 from ganpipe.runtime import seed_everything, set_threads
 from stages._common import FactsOpt, ParamsOpt, load_params_or_exit, refusing, run_facts
 
-# the adversarial loss the toy trains when the chosen loss is itself a histogram loss (the non-saturating GAN: the
-# source's own game, and the loss that reaches the toy's floor most reliably)
-
 
 def toy(
     metrics: Annotated[Path, typer.Option(help="metrics JSON (KS, W1, histogram JS, each with its floor), the "

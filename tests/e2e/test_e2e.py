@@ -96,16 +96,21 @@ def test_an_unknown_key_anywhere_in_params_stops_the_next_repro(project):
     assert ran(run(DVC + ["repro"], project), checks=True) == []   # the lock still holds the valid file
 
 
-@pytest.mark.parametrize("loss", ["minimax", "ns", "wgan", "wgan-gp", "hinge", "lsgan"])
+@pytest.mark.parametrize("loss", ["minimax", "ns", "wgan", "wgan-gp", "hinge", "lsgan", "histogram",
+                                  "sliced-histogram"])
 def test_every_loss_runs_through_the_pipeline(project, loss):
     out = run(DVC + ["exp", "run", "-S", f"loss={loss}", "-S", "lr=null"], project)
     assert "train" in ran(out) or "Stage 'train' is cached - skipping run" in out
     ev = json.loads((project / "metrics/eval.json").read_text())
     toy = json.loads((project / "metrics/toy.json").read_text())
     assert np.isfinite(ev["pixel_js"]) and np.isfinite(toy["ks"])
-    history = (project / "metrics/train/plots/metrics/w_estimate.tsv").read_text().splitlines()
+    curves = project / "metrics/train/plots/metrics"
+    history = (curves / "loss_g.tsv").read_text().splitlines()
     assert len(history) == 3   # header + steps 2 and 4
-    assert f"with the {loss} loss" in (project / "reports/index.html").read_text()
+    critic = "histogram" not in loss
+    assert (curves / "w_estimate.tsv").exists() == critic and (curves / "loss_d.tsv").exists() == critic
+    page = (project / "reports/index.html").read_text()
+    assert f"with the {loss} loss" in page and (", no critic," in page) != critic
 
 
 def test_compare_after_a_queued_sweep_shows_both_experiments(project):

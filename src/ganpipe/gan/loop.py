@@ -226,11 +226,13 @@ def _placed(plan: TrainPlan, net: nn.Module) -> nn.Module:
 
 
 def _checked_values(one: Step, last_logged: dict | None) -> dict[str, float]:
-    """The step's losses and G's gradient norm; Diverged if a loss went non-finite since the last logging step."""
+    """The step's losses (no loss_d without a critic) and G's gradient norm; Diverged if a loss went non-finite
+    since the last logging step."""
     first_bad = one.first_bad.tolist()
     if any(first_bad):
         raise Diverged(_divergence_message(first_bad, last_logged))
-    return {"loss_d": one.loss_d.item(), "loss_g": one.loss_g.item(), "gradnorm_g": one.gradnorm_g.item()}
+    critic = {"loss_d": one.loss_d.item()} if one.D is not None else {}
+    return {**critic, "loss_g": one.loss_g.item(), "gradnorm_g": one.gradnorm_g.item()}
 
 
 def _restore(state: TrainState, G, D, opt_g, opt_d, ema: EMA | None, generator: torch.Generator) -> None:
@@ -251,8 +253,8 @@ def _divergence_message(first_bad: list[int], last_logged: dict | None) -> str:
     if last_logged is None:
         before = "no finite values were logged before it"
     else:
-        before = (f"last finite values at step {last_logged['step']}: loss_d={last_logged['loss_d']:.4g}, "
-                  f"loss_g={last_logged['loss_g']:.4g}")
+        before = f"last finite values at step {last_logged['step']}: " + ", ".join(
+            f"{name}={last_logged[name]:.4g}" for name in ("loss_d", "loss_g") if name in last_logged)
     return f"non-finite {which} at step {first}; {before}"
 
 

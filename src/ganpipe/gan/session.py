@@ -86,7 +86,8 @@ class Monitor(Callbacks):
         for name, value in values.items():
             self.live.log_metric(name, value)
         self.live.next_step()
-        self.bar.set_postfix(loss_d=f"{values['loss_d']:.3f}", loss_g=f"{values['loss_g']:.3f}", refresh=False)
+        self.bar.set_postfix({name: f"{values[name]:.3f}" for name in ("loss_d", "loss_g") if name in values},
+                             refresh=False)
 
     def on_step(self, step: int) -> None:
         self.bar.update()
