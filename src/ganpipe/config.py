@@ -105,6 +105,7 @@ class ToyConfig(Section):
     steps: int = Field(default=6000, gt=0)         # generator updates
     batch_size: int = Field(default=256, gt=0)     # draws of N(0, 1) (and of G) per update
     hidden_units: int = Field(default=64, gt=0)    # width of G's and the critic's hidden layers
+    ema_decay: float = Field(default=0.999, ge=0, lt=1)   # G is judged by its average, as train's; 0 = the raw G
     samples: int = Field(default=10_000, gt=1)     # G's outputs judged against N(0, 1)
     diagnostic_samples: int = Field(default=256, gt=0)   # N(0, 1) draws behind the critic's diagnostics
     grid_points: int = Field(default=1000, ge=2)   # u values at which the report draws G(u)

@@ -47,13 +47,13 @@ def mnist_plan(p: Params, device: torch.device) -> TrainPlan:
 
 def toy_plan(p: Params, loss: str | None = None) -> TrainPlan:
     """The 1-D toy's plan under `loss` (default: the chosen loss): on the CPU in fp32 (a few thousand tiny steps run
-    faster there than a GPU launches them), no average, diagnostics once at the end. The histogram loss bins the toy
-    as its metrics do (toy.bins over [toy.lo, toy.hi]) with losses.histogram's kernel and optimiser: that loss's own
-    range is MNIST's pixel range."""
+    faster there than a GPU launches them), G averaged by toy.ema_decay, diagnostics once at the end. The histogram
+    loss bins the toy as its metrics do (toy.bins over [toy.lo, toy.hi]) with losses.histogram's kernel and optimiser:
+    that loss's own range is MNIST's pixel range."""
     t, loss = p.toy, p.loss if loss is None else loss
     settings = p.loss_config(loss)
     if loss == "histogram":
         settings = settings.model_copy(update={"bins": t.bins, "lo": t.lo, "hi": t.hi})
     return TrainPlan(objective(loss, settings), torch.device("cpu"), steps=t.steps, batch_size=t.batch_size,
-                     precision="fp32", cuda_graph=False, channels_last=False, ema_decay=0.0, log_every=t.steps,
+                     precision="fp32", cuda_graph=False, channels_last=False, ema_decay=t.ema_decay, log_every=t.steps,
                      checkpoint_every=0)

@@ -25,9 +25,10 @@ def train_toy(plan: TrainPlan, cfg: ToyConfig, *, generator: torch.Generator, di
     watch(step, G) is called after every step (bench's learning curves); it must draw no number from `generator`."""
     G, D = ToyMLP(cfg.hidden_units, critic=False), ToyMLP(cfg.hidden_units, critic=True)
     diagnostic = torch.randn(cfg.diagnostic_samples, 1, generator=torch.Generator().manual_seed(diagnostic_seed))
-    fit(plan, G, D if plan.objective.has_critic else None, real=lambda b: torch.randn(b, 1, generator=generator),
+    nets = fit(plan, G, D if plan.objective.has_critic else None, real=lambda b: torch.randn(b, 1, generator=generator),
         noise=lambda b: torch.rand(b, 1, generator=generator), generator=generator, diagnostic=diagnostic,
         callbacks=Callbacks(on_step=lambda step: watch(step, G)))
+    G = nets.G_ema if nets.G_ema is not None else nets.G   # the average, when plan.ema_decay > 0
     half_step = 0.5 / cfg.grid_points   # the grid's cells' centres: u never reaches 0 or 1, where Φ⁻¹ is infinite
     u = np.linspace(half_step, 1 - half_step, cfg.grid_points)
     with torch.no_grad():

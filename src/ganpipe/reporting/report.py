@@ -221,7 +221,10 @@ def _run_sections(i: Inputs) -> list[Section]:
                 f"The source's example, trained twice for {p.toy.steps:,} steps and judged on n = {toy['n']:,} "
                 f"outputs: with the adversarial loss {adversarial} and with the source's first method, the histogram "
                 f"loss (G alone minimises the JS between soft histograms of its batch and of a N(0, 1) batch over "
-                f"the {p.toy.bins} bins of [{p.toy.lo:g}, {p.toy.hi:g}], no critic). The exact map is Φ⁻¹, the "
+                f"the {p.toy.bins} bins of [{p.toy.lo:g}, {p.toy.hi:g}], no critic). "
+                + (f"Each G is judged by the average of its weights over training (decay {p.toy.ema_decay:g}): "
+                   "the raw weights oscillate about their end point. " if p.toy.ema_decay else "")
+                + "The exact map is Φ⁻¹, the "
                 "inverse normal CDF, but Φ⁻¹(1 − u) and many others give the same distribution, so judge the sorted "
                 "outputs against Φ⁻¹ and the histogram against the density, not G(u) pointwise. Each figure is next "
                 "to the same measure for a true N(0, 1) sample of the same n.",
