@@ -22,6 +22,8 @@ else
   "$py" -m pip install --quiet --disable-pip-version-check --no-build-isolation --no-deps -e .
 fi || { echo "gpu.sh: could not install the package (pip install -e .)" >&2; exit 1; }
 "$py" -c "import ganpipe.benchmark" || { echo "gpu.sh: the package does not import (missing dependency?)" >&2; exit 1; }
+"$py" -c "import sys, torch; sys.exit(not torch.cuda.is_available())" \
+  || { echo "gpu.sh: torch sees no CUDA device here; this script measures one" >&2; exit 1; }
 mkdir -p "$out"
 nvidia-smi -L > "$out/speed.log" 2>&1
 timeout 330 "$py" bench/speed.py --device cuda --repeat 2 --out "$out/speed_gpu.json" \
