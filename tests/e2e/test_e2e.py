@@ -128,9 +128,10 @@ def test_compare_after_a_queued_sweep_shows_both_experiments(project):
     assert fld == sorted(fld) and len(fld) >= 2                     # best (lowest fld) first
 
 
-def run_queue(project: Path, timeout_s: float = 600) -> str:
+def run_queue(project: Path, timeout_s: float = 1800) -> str:
     """`dvc queue start -j 1`, then `dvc queue status` until nothing is queued or running, then `dvc queue stop`;
-    fails on a timeout or a failed experiment. queue start forks a daemon that keeps its stdout open, so its
+    fails on a timeout (a guard against a hang, not a speed test: four tiny experiments took over 600 s on a
+    slow day with the cores shared) or a failed experiment. queue start forks a daemon that keeps its stdout open, so its
     output goes to a file: on a pipe, waiting for the end of the output would wait for the daemon (a CI hang)."""
     def detached(*args: str) -> str:
         log = project / ".dvc/tmp/queue.log"
