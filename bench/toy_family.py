@@ -26,7 +26,7 @@ import torch
 import typer
 from scipy import stats
 
-from ganpipe.config import ParamsError, load_params_with
+from ganpipe.config import ParamsError, load_params_with, set_pairs
 from ganpipe.evaluation.toy import toy_metrics
 from ganpipe.gan.objectives import ADVERSARIAL, HISTOGRAM
 from ganpipe.gan.plan import toy_plan
@@ -84,8 +84,8 @@ def main(
         Path("bench/results/toy_family.json"),
 ) -> None:
     try:
-        p = load_params_with(params, dict(pair.split("=", 1) for pair in set_))
-    except (ParamsError, ValueError) as e:
+        p = load_params_with(params, set_pairs(set_))
+    except ParamsError as e:
         raise typer.BadParameter(str(e), param_hint="-S/--set") from None
     losses = loss or [*ADVERSARIAL, *HISTOGRAM[:1]]
     unknown = sorted(set(losses) - {*ADVERSARIAL, "histogram"})

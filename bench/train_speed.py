@@ -21,7 +21,7 @@ import torch
 import typer
 
 from ganpipe.benchmark import StepClock, fit_mnist, sample, score_generator
-from ganpipe.config import ParamsError, load_params_with
+from ganpipe.config import ParamsError, load_params_with, set_pairs
 from ganpipe.data.arrays import load_mnist, save_grid_png
 from ganpipe.evaluation import classifier as clf
 from ganpipe.gan.checkpoint import checkpoint
@@ -29,17 +29,6 @@ from ganpipe.gan.loop import Callbacks
 from ganpipe.gan.plan import mnist_plan
 from ganpipe.io import save_torch
 from ganpipe.runtime import device_name, resolve_device, seed_everything, set_threads
-
-
-def overrides(pairs: list[str]) -> dict[str, str]:
-    """KEY=VALUE pairs (`dvc exp run -S`'s syntax) -> load_params_with's overrides; the bench's own default first."""
-    out = {"train.checkpoint_every": "0"}   # no resume state: nothing is written mid-run
-    for pair in pairs:
-        key, eq, value = pair.partition("=")
-        if not eq:
-            raise typer.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="-S/--set")
-        out[key] = value
-    return out
 
 
 def main(
@@ -57,7 +46,8 @@ def main(
     out: Annotated[Path, typer.Option(help="JSON of the figures")] = Path("bench/results/train_speed.json"),
 ) -> None:
     try:
-        p = load_params_with(params, overrides(set_))
+        # the bench's own default first: no resume state, nothing is written mid-run
+        p = load_params_with(params, {"train.checkpoint_every": "0", **set_pairs(set_)})
     except ParamsError as e:
         raise typer.BadParameter(str(e), param_hint="-S/--set") from None
     dev = resolve_device(p.train.device)

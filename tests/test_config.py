@@ -207,3 +207,13 @@ def test_the_rules_across_keys_hold_at_their_edges(tmp_path):
     assert _load(tmp_path, toy__lo=-1.0, toy__hi=-0.5).toy.hi == -0.5
     with pytest.raises(ParamsError, match="use at least 45 samples"):
         _load(tmp_path, evaluate__samples=44, evaluate__kid_subset_size=2)
+
+
+def test_set_pairs_read_dvc_exp_run_s_arguments_and_refuse_one_without_a_value():
+    from ganpipe.config import set_pairs
+
+    assert set_pairs(["lr=1e-4", "train.steps=20", "losses.wgan-gp.betas=[0.0,0.9]", "lr=2e-4"]) == {
+        "lr": "2e-4", "train.steps": "20", "losses.wgan-gp.betas": "[0.0,0.9]"}
+    for bad in ("lr", "=1"):
+        with pytest.raises(ParamsError, match=f"-S '{bad}': not KEY=VALUE"):
+            set_pairs([bad])

@@ -341,6 +341,17 @@ def load_params(path: Path) -> Params:
     return _validate(Path(path), _read(Path(path)))
 
 
+def set_pairs(pairs: list[str]) -> dict[str, str]:
+    """`-S KEY=VALUE` arguments, as `dvc exp run -S` takes them -> load_params_with's overrides (a later pair wins)."""
+    out = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq or not key:
+            raise ParamsError(f"-S {pair!r}: not KEY=VALUE")
+        out[key] = value
+    return out
+
+
 def load_params_with(path: Path, overrides: dict[str, str]) -> Params:
     """The params `dvc exp run -S key=value ...` would run with: each value read by Hydra's override parser (as DVC
     reads it) onto an existing key (a dotted key names a nested one), then validated like params.yaml itself."""
