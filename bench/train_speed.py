@@ -1,7 +1,7 @@
 """Benchmark: one training run as the train stage runs it (ganpipe.gan.loop.fit), on one device, in steps/s and img/s.
 
 Not a test: it prints figures and writes JSON, and asserts nothing about speed. "img/s" counts real images
-consumed by the critic per second (batch_size x critic steps per generator step). Params are params.yaml with
+read per second: batch_size x critic steps per generator step (one batch for a loss without a critic). Params are params.yaml with
 `-S key=value` overrides, as `dvc exp run -S` sets them (checkpoints are off: train.checkpoint_every=0).
 
     python bench/train_speed.py -S train.device=cuda -S train.steps=2000 --out bench/results/x.json
@@ -63,14 +63,13 @@ def main(
     nets = fit_mnist(plan, mnist, p, generator=seed_everything(p.seed, dev), callbacks=callbacks)
     wall = time.perf_counter() - t0
     steps_per_s = clock.steps_per_s()
-    critic_steps = plan.objective.settings.critic_steps
     result = {
         "benchmark": "train_speed", "date": date.today().isoformat(), "device": device_name(dev), "torch": torch.__version__,
         "python": platform.python_version(), "loss": p.loss, "objective": plan.objective.settings.model_dump(),
         "model": p.model.model_dump(), "batch_size": plan.batch_size,
         "precision_compile": [plan.precision, plan.cuda_graph], "nhwc": plan.channels_last, "overrides": set_,
         "steps": plan.steps, "warmup_steps": warmup,
-        "steps_per_s": round(steps_per_s, 2), "img_per_s": round(steps_per_s * plan.batch_size * critic_steps, 1),
+        "steps_per_s": round(steps_per_s, 2), "img_per_s": round(steps_per_s * plan.batch_size * plan.objective.real_batches, 1),
         "wall_s": round(wall, 2),
         "peak_mem_mb": round(torch.cuda.max_memory_allocated(dev) / 2**20, 1) if dev.type == "cuda" else None,
     }

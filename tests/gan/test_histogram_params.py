@@ -16,6 +16,7 @@ def test_the_histogram_losses_are_accepted(tmp_path, loss, kind):
     assert isinstance(p.loss_config(), kind) and isinstance(p.losses[loss], kind)
     obj = objective(loss, p.loss_config())
     assert not obj.has_critic and (obj.draw is not None) == (loss == "sliced-histogram")
+    assert obj.real_batches == 1   # one real batch per generator step, whatever critic_steps the others have
 
 
 def test_the_toy_bins_its_histogram_loss_as_its_metrics():

@@ -112,3 +112,4 @@ def test_an_unknown_loss_is_refused_naming_the_known_ones():
         objective("gan", loss_config(optimizer="adam", lr=1e-4))
     obj = objective("ns", loss_config(optimizer="adam", lr=1e-4))
     assert obj.has_critic and obj.probability and (obj.critic_loss, obj.generator_loss) == FUNCTIONS["ns"]
+    assert objective("wgan-gp", loss_config(optimizer="adam", lr=1e-4, critic_steps=5)).real_batches == 5

@@ -134,6 +134,11 @@ class Objective:
         return self.critic_loss is not None
 
     @property
+    def real_batches(self) -> int:
+        """Real batches one generator step reads: one per critic step, or the one batch a distance compares with."""
+        return self.settings.critic_steps if self.has_critic else 1
+
+    @property
     def probability(self) -> bool:
         return self.name in PROBABILITY
 

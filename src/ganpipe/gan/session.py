@@ -131,9 +131,7 @@ def train_mnist(plan: TrainPlan, mnist: dict[str, np.ndarray], p: Params, *, gen
             bar.close()   # ends the bar's line, so an error stands on its own
         wall = time.perf_counter() - t0
     peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else _peak_rss()
-    # real images per generator step: one batch per critic step, or the one batch a histogram loss compares with
-    real_batches = plan.objective.settings.critic_steps if plan.objective.has_critic else 1
-    images_seen = (plan.steps - start) * plan.batch_size * real_batches
+    images_seen = (plan.steps - start) * plan.batch_size * plan.objective.real_batches
     return nets, {"train_wall_s": round(wall, 2), "img_per_s": round(images_seen / wall, 1),
                   "peak_mem_mb": round(peak / 2**20, 1), "train_device": device_name(device),
                   # prefixed: eval.json's `precision` (P/R) must stay one column in `dvc exp show`
