@@ -55,7 +55,7 @@ def main(out: Annotated[Path, typer.Option(help="JSON to write; the sample grids
             "steps_per_s": paces[loss]["steps_per_s"] if loss in paces else None,
             "runs": [{"experiment": r["experiment"], "seed": int(r["seed"]),
                       "train_wall_s": float(r["train_wall_s"]),
-                      **{k: float(r[k]) for m in METRICS for k in (m, f"{m}_floor")}} for _, r in g.iterrows()],
+                      **{k: float(r[k]) for m in METRICS for k in (m, f"{m}_floor")}} for _, r in g.sort_values("seed").iterrows()],
             "summary": {m: {"n": int(summaries[m].loc[group, "n"]),
                             **{k: float(summaries[m].loc[group, k]) for k in ("mean", "lo", "hi", "floor")}}
                         for m in METRICS},
