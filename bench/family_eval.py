@@ -17,7 +17,7 @@ import typer
 
 from ganpipe.benchmark import CPU, score_generator
 from ganpipe.config import load_params
-from ganpipe.data.arrays import load_mnist
+from ganpipe.data.arrays import load_dataset
 from ganpipe.evaluation import classifier as clf
 from ganpipe.gan.checkpoint import load_generator_file
 from ganpipe.runtime import set_threads
@@ -38,7 +38,7 @@ def main(
     p = load_params(params)
     set_threads(0)
     model, clf_cfg = clf.load_file(classifier)
-    mnist = load_mnist(data)
+    mnist = load_dataset(data)
     results = {}
     for run in runs:
         name, path = run.split("=", 1)

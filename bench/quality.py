@@ -38,7 +38,7 @@ import typer
 
 from ganpipe.benchmark import CPU, fit_mnist, score_generator
 from ganpipe.config import Params, ParamsError, load_params_with
-from ganpipe.data.arrays import load_mnist
+from ganpipe.data.arrays import load_dataset
 from ganpipe.evaluation import classifier as clf
 from ganpipe.gan.ema import EMA, standing_stats_from_noise
 from ganpipe.gan.loop import Callbacks
@@ -278,7 +278,7 @@ def main(
     runs = {(r["candidate"], r["seed"]): r for r in result.get("runs", [])}
     set_threads(0)
     result["device"] = device_name(CPU)
-    mnist = load_mnist(data)
+    mnist = load_dataset(data)
     model, clf_cfg = clf.load_file(classifier)
     print(f"{result['device']}, torch {torch.__version__}", flush=True)
     for seed in seed_list:

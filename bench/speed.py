@@ -38,7 +38,7 @@ import typer
 
 from ganpipe.benchmark import StepClock, fit_mnist, sync
 from ganpipe.config import LossConfig, ModelConfig, Params, ParamsError, load_params_with
-from ganpipe.data.arrays import load_mnist, to_model_range
+from ganpipe.data.arrays import load_dataset, to_model_range
 from ganpipe.gan.loop import Callbacks
 from ganpipe.gan.networks import build_critic, build_generator
 from ganpipe.gan.plan import mnist_plan
@@ -235,7 +235,7 @@ def main(
     p = with_overrides(*base)   # refuses a bad setting before anything runs
     obj = p.loss_config()
     thread_counts = [int(t) for t in threads.split(",")]
-    mnist = load_mnist(data)
+    mnist = load_dataset(data)
     x_cpu = to_model_range(mnist["x_train"])
     auto_precision, auto_graph = speed_settings("auto", "auto", dev)
     # what train.precision/cuda_graph auto and params.yaml's train.channels_last pick here

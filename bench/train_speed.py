@@ -22,7 +22,7 @@ import typer
 
 from ganpipe.benchmark import StepClock, fit_mnist, sample, score_generator
 from ganpipe.config import ParamsError, load_params_with, set_pairs
-from ganpipe.data.arrays import load_mnist, save_grid_png
+from ganpipe.data.arrays import load_dataset, save_grid_png
 from ganpipe.evaluation import classifier as clf
 from ganpipe.gan.checkpoint import checkpoint
 from ganpipe.gan.loop import Callbacks
@@ -55,7 +55,7 @@ def main(
     if not 0 <= warmup < plan.steps:
         raise typer.BadParameter(f"must lie in [0, train.steps = {plan.steps})", param_hint="--warmup")
     set_threads(p.train.threads)
-    mnist = load_mnist(data)
+    mnist = load_dataset(data)
     history: list[dict[str, float]] = []
     clock = StepClock(dev, warmup, plan.steps)
     callbacks = Callbacks(log=lambda step, values: history.append({"step": step, **values}), on_step=clock)

@@ -10,7 +10,7 @@ import torch
 import typer
 from tqdm import tqdm
 
-from ganpipe.data.arrays import load_mnist
+from ganpipe.data.arrays import load_dataset
 from ganpipe.evaluation import classifier as clf
 from ganpipe.io import save_torch, write_json
 from ganpipe.runtime import device_name, resolve_device, set_threads
@@ -28,7 +28,7 @@ def classifier(
     c = load_params_or_exit(params).classifier
     with refusing(ValueError, RuntimeError):
         device = resolve_device(c.device)
-        mnist = load_mnist(data)
+        mnist = load_dataset(data)
     set_threads(0)
     steps = clf.total_steps(len(mnist["x_train"]), c)
     with run_facts("classifier", facts) as f, \

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ganpipe.data.arrays import load_mnist, load_samples
+from ganpipe.data.arrays import load_dataset, load_samples
 from ganpipe.evaluation import classifier as clf
 from ganpipe.evaluation.scorecard import scorecard
 from ganpipe.io import save_npz, write_json
@@ -29,7 +29,7 @@ def evaluate(
     p = load_params_or_exit(params)
     set_threads(0)
     with run_facts("evaluate", facts), refusing():
-        gen, mnist = load_samples(samples), load_mnist(data)
+        gen, mnist = load_samples(samples), load_dataset(data)
         model, clf_cfg = clf.load_file(classifier)
         card = scorecard(gen, model, clf_cfg, mnist, p.evaluate)
         save_npz(views_out, **card.views)

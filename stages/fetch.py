@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ganpipe.data.arrays import save_mnist
+from ganpipe.data.arrays import save_dataset
 from ganpipe.data.idx import FetchError
 from ganpipe.data.sources import default_cache_dir, fetch_mnist
 from ganpipe.io import write_json
@@ -30,7 +30,7 @@ def fetch(
                                            log=echo)
         except FetchError as e:
             fail(f"{e}; to use a copy you have, set fetch.local_dir in {params} to a folder of the four IDX files")
-        save_mnist(out / "mnist.npz", arrays)
+        save_dataset(out / "mnist.npz", arrays)
         write_json(out / "manifest.json", manifest)
         f["source"] = manifest["source"]
         echo(f"fetch: MNIST from {manifest['source']}: {manifest['counts']}")

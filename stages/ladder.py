@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ganpipe.data.arrays import load_mnist
+from ganpipe.data.arrays import load_dataset
 from ganpipe.evaluation import classifier as clf
 from ganpipe.evaluation.ladder import examples, run_ladder
 from ganpipe.evaluation.scorecard import real_sets
@@ -29,7 +29,7 @@ def ladder(
     p = load_params_or_exit(params)
     set_threads(0)
     with run_facts("ladder", facts) as f, refusing():
-        mnist = load_mnist(data)
+        mnist = load_dataset(data)
         model, clf_cfg = clf.load_file(classifier)
         real_test, real_ref = real_sets(model, clf_cfg, mnist, p.evaluate.samples, p.evaluate.seed)
         rows = run_ladder(real_test, real_ref, model, p.evaluate, p.ladder,

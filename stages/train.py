@@ -10,7 +10,7 @@ import torch
 import typer
 from dvclive import Live
 
-from ganpipe.data.arrays import load_mnist
+from ganpipe.data.arrays import load_dataset
 from ganpipe.gan.checkpoint import checkpoint
 from ganpipe.gan.loop import Diverged
 from ganpipe.gan.objectives import WASSERSTEIN
@@ -37,7 +37,7 @@ def train(
     p = load_params_or_exit(params)
     with refusing(ValueError, RuntimeError):
         device = resolve_device(p.train.device)
-        mnist = load_mnist(data)
+        mnist = load_dataset(data)
     with refusing(prefix=f"{params}: "):   # before any output exists, so a refused run leaves nothing behind
         check_batch_size(p.train.batch_size, len(mnist["x_train"]))
         plan = mnist_plan(p, device)

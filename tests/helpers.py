@@ -48,11 +48,11 @@ def synthetic_digits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def write_tiny_mnist(path: Path) -> Path:
-    from ganpipe.data.arrays import save_mnist
+    from ganpipe.data.arrays import save_dataset
 
     x_train, y_train = synthetic_digits(256, 0)
     x_test, y_test = synthetic_digits(64, 1)
-    save_mnist(path, {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test})
+    save_dataset(path, {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test})
     return path
 
 

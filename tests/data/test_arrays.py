@@ -12,37 +12,56 @@ from ganpipe.data import arrays as mnist_arrays
 
 def test_save_load_round_trip_is_deterministic(tmp_path, synthetic):
     arrays, _, _ = synthetic
-    mnist_arrays.save_mnist(tmp_path / "a" / "mnist.npz", arrays)
+    mnist_arrays.save_dataset(tmp_path / "a" / "mnist.npz", arrays)
     time.sleep(1.1)  # np.savez would stamp a different second into the zip
-    mnist_arrays.save_mnist(tmp_path / "b.npz", arrays)
+    mnist_arrays.save_dataset(tmp_path / "b.npz", arrays)
     assert (tmp_path / "a" / "mnist.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["mnist.npz"]  # no temp file left
-    back = mnist_arrays.load_mnist(tmp_path / "b.npz")
+    back = mnist_arrays.load_dataset(tmp_path / "b.npz")
     assert back.keys() == set(mnist_arrays.SPLITS)
     for k in mnist_arrays.SPLITS:
         assert back[k].dtype == np.uint8
         np.testing.assert_array_equal(back[k], arrays[k])
 
 
+def test_unlabelled_rgb_round_trip(tmp_path):
+    rng = np.random.default_rng(1)
+    arrays = {"x_train": rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8),
+              "x_test": rng.integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)}
+    mnist_arrays.save_dataset(tmp_path / "rgb.npz", arrays)
+    back = mnist_arrays.load_dataset(tmp_path / "rgb.npz")
+    assert sorted(back) == ["x_test", "x_train"] and not mnist_arrays.is_labelled(back)
+    np.testing.assert_array_equal(back["x_train"], arrays["x_train"])
+
+
 def test_save_without_suffix_writes_that_exact_path(tmp_path, synthetic):
-    mnist_arrays.save_mnist(tmp_path / "mnist", synthetic[0])
+    mnist_arrays.save_dataset(tmp_path / "mnist", synthetic[0])
     assert [p.name for p in tmp_path.iterdir()] == ["mnist"]
-    assert mnist_arrays.load_mnist(tmp_path / "mnist")["y_test"].shape == (3,)
+    assert mnist_arrays.load_dataset(tmp_path / "mnist")["y_test"].shape == (3,)
 
 
 def test_load_rejects_bad_layout(tmp_path, synthetic):
     arrays, _, _ = synthetic
     np.savez(tmp_path / "float.npz", **{**arrays, "x_train": arrays["x_train"].astype(np.float32)})
     with pytest.raises(ValueError, match="x_train is float32, not uint8"):
-        mnist_arrays.load_mnist(tmp_path / "float.npz")
+        mnist_arrays.load_dataset(tmp_path / "float.npz")
     np.savez(tmp_path / "short.npz", **{**arrays, "y_test": arrays["y_test"][:2]})
     with pytest.raises(ValueError, match=r"y_test has shape \(2,\), not \(3,\)"):
-        mnist_arrays.load_mnist(tmp_path / "short.npz")
+        mnist_arrays.load_dataset(tmp_path / "short.npz")
     np.savez(tmp_path / "keys.npz", x_train=arrays["x_train"])
-    with pytest.raises(ValueError, match="holds \\['x_train'\\]"):
-        mnist_arrays.load_mnist(tmp_path / "keys.npz")
+    with pytest.raises(ValueError, match=r"missing \['x_test'\]"):
+        mnist_arrays.load_dataset(tmp_path / "keys.npz")
+    np.savez(tmp_path / "twin.npz", x_train=arrays["x_train"], x_test=arrays["x_test"], y_train=arrays["y_train"])
+    with pytest.raises(ValueError, match="y_train without its twin"):
+        mnist_arrays.load_dataset(tmp_path / "twin.npz")
+    np.savez(tmp_path / "sizes.npz", x_train=arrays["x_train"], x_test=arrays["x_test"][:, :20])
+    with pytest.raises(ValueError, match=r"x_train images are \(28, 28\), x_test's \(20, 28\)"):
+        mnist_arrays.load_dataset(tmp_path / "sizes.npz")
+    np.savez(tmp_path / "rgba.npz", x_train=np.zeros((2, 8, 8, 4), np.uint8), x_test=np.zeros((2, 8, 8, 4), np.uint8))
+    with pytest.raises(ValueError, match=r"x_train has shape \(2, 8, 8, 4\), not \(N, H, W\) grayscale"):
+        mnist_arrays.load_dataset(tmp_path / "rgba.npz")
     with pytest.raises(ValueError, match="uint8"):
-        mnist_arrays.save_mnist(tmp_path / "never.npz", {**arrays, "y_train": arrays["y_train"].astype(np.int64)})
+        mnist_arrays.save_dataset(tmp_path / "never.npz", {**arrays, "y_train": arrays["y_train"].astype(np.int64)})
     assert not (tmp_path / "never.npz").exists()
 
 

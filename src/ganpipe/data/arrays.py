@@ -1,6 +1,7 @@
-"""MNIST and generated images as arrays: the npz files stages pass on, the uint8 <-> model-range maps, and
-image mosaics. Four uint8 arrays are "the MNIST data": x_train (60000, 28, 28), y_train (60000,), x_test
-(10000, 28, 28), y_test (10000,)."""
+"""A dataset and generated images as arrays: the npz files stages pass on, the uint8 <-> model-range maps, and
+image mosaics. "A dataset" is x_train and x_test, uint8 images (N, H, W) in grayscale or (N, H, W, 3) in RGB, and,
+when it has labels, y_train and y_test, uint8 classes 0..K-1 (N,). MNIST is x_train (60000, 28, 28), y_train
+(60000,), x_test (10000, 28, 28), y_test (10000,)."""
 from __future__ import annotations
 
 import zipfile
@@ -12,44 +13,63 @@ import torch
 from ganpipe.data.idx import one_line
 from ganpipe.io import atomic_path, save_npz
 
-SPLITS = ("x_train", "y_train", "x_test", "y_test")
+SPLITS = ("x_train", "y_train", "x_test", "y_test")   # a labelled dataset's arrays; an unlabelled one has x_* only
+IMAGES = ("x_train", "x_test")
 
 
-def layout_problem(arrays: dict[str, np.ndarray]) -> str | None:
-    missing = [k for k in SPLITS if k not in arrays]
-    if missing:
-        return f"missing {missing}"
-    for k in SPLITS:
-        if arrays[k].dtype != np.uint8:
-            return f"{k} is {arrays[k].dtype}, not uint8"
-    for part in ("train", "test"):
-        x, y = arrays[f"x_{part}"], arrays[f"y_{part}"]
-        if x.ndim != 3 or x.shape[1:] != (28, 28):
-            return f"x_{part} has shape {x.shape}, not (N, 28, 28)"
-        if y.shape != (x.shape[0],):
-            return f"y_{part} has shape {y.shape}, not ({x.shape[0]},) like x_{part}"
-        if y.size and y.max() > 9:
-            return f"y_{part} has labels above 9"
+def image_problem(x: np.ndarray, name: str) -> str | None:
+    """Why `x` is not a stack of uint8 grayscale (N, H, W) or RGB (N, H, W, 3) images, or None."""
+    if x.dtype != np.uint8:
+        return f"{name} is {x.dtype}, not uint8"
+    if not (x.ndim == 3 or (x.ndim == 4 and x.shape[3] == 3)) or 0 in x.shape[1:]:
+        return f"{name} has shape {x.shape}, not (N, H, W) grayscale or (N, H, W, 3) RGB"
     return None
 
 
-def save_mnist(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """The four arrays as one compressed .npz, byte-identical for identical arrays."""
+def layout_problem(arrays: dict[str, np.ndarray]) -> str | None:
+    """Why `arrays` is not a dataset (see the module's docstring), or None."""
+    missing = [k for k in IMAGES if k not in arrays]
+    if missing:
+        return f"missing {missing}"
+    labelled = [k for k in ("y_train", "y_test") if k in arrays]
+    if len(labelled) == 1:
+        return f"{labelled[0]} without its twin: labels come for both splits or neither"
+    extra = sorted(set(arrays) - set(SPLITS))
+    if extra:
+        return f"unknown arrays {extra}"
+    for k in IMAGES:
+        if problem := image_problem(arrays[k], k):
+            return problem
+    if arrays["x_train"].shape[1:] != arrays["x_test"].shape[1:]:
+        return f"x_train images are {arrays['x_train'].shape[1:]}, x_test's {arrays['x_test'].shape[1:]}"
+    for part in ("train", "test") if labelled else ():
+        x, y = arrays[f"x_{part}"], arrays[f"y_{part}"]
+        if y.dtype != np.uint8:
+            return f"y_{part} is {y.dtype}, not uint8"
+        if y.shape != (x.shape[0],):
+            return f"y_{part} has shape {y.shape}, not ({x.shape[0]},) like x_{part}"
+    return None
+
+
+def is_labelled(arrays: dict[str, np.ndarray]) -> bool:
+    return "y_train" in arrays
+
+
+def save_dataset(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """A dataset as one compressed .npz, byte-identical for identical arrays."""
     problem = layout_problem(arrays)
     if problem:
-        raise ValueError(f"save_mnist: {problem}")
-    save_npz(Path(path), **{k: arrays[k] for k in SPLITS})
+        raise ValueError(f"save_dataset: {problem}")
+    save_npz(Path(path), **{k: arrays[k] for k in SPLITS if k in arrays})
 
 
-def load_mnist(path: Path) -> dict[str, np.ndarray]:
-    """The four arrays from save_mnist's .npz, with their layout checked."""
+def load_dataset(path: Path) -> dict[str, np.ndarray]:
+    """A dataset from save_dataset's .npz, with its layout checked."""
     with np.load(path, allow_pickle=False) as npz:
-        if sorted(npz.files) != sorted(SPLITS):
-            raise ValueError(f"{path}: holds {sorted(npz.files)}, not {list(SPLITS)}; fetch MNIST again")
-        arrays = {k: npz[k] for k in SPLITS}
+        arrays = {k: npz[k] for k in npz.files}
     problem = layout_problem(arrays)
     if problem:
-        raise ValueError(f"{path}: {problem}; fetch MNIST again")
+        raise ValueError(f"{path}: {problem}; run the fetch stage again")
     return arrays
 
 
@@ -58,7 +78,7 @@ def save_samples(path: Path, images: np.ndarray) -> None:
 
 
 def load_samples(path: Path) -> np.ndarray:
-    """Generated images from save_samples' .npz: uint8 (N, 28, 28), else a one-line ValueError."""
+    """Generated images from save_samples' .npz: uint8 (N, H, W) or (N, H, W, 3), else a one-line ValueError."""
     try:
         with np.load(path, allow_pickle=False) as npz:
             if npz.files != ["images"]:
@@ -66,8 +86,9 @@ def load_samples(path: Path) -> np.ndarray:
             images = npz["images"]
     except (OSError, zipfile.BadZipFile) as e:
         raise ValueError(f"{path}: not a readable .npz ({one_line(e)})") from None
-    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28) or len(images) == 0:
-        raise ValueError(f"{path}: samples must be uint8 (N, 28, 28) with N >= 1, got {images.dtype} {images.shape}")
+    if image_problem(images, "images") or len(images) == 0:
+        raise ValueError(f"{path}: samples must be uint8 (N, H, W) or (N, H, W, 3) with N >= 1, "
+                         f"got {images.dtype} {images.shape}")
     return images
 
 

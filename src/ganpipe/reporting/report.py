@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ganpipe.config import LadderConfig, Params
-from ganpipe.data.arrays import load_mnist, load_samples
+from ganpipe.data.arrays import load_dataset, load_samples
 from ganpipe.evaluation.ladder import KINDS, describe
 from ganpipe.evaluation.registry import CLASSES, LADDER, family
 from ganpipe.reporting.figures import (fig_classes, fig_curves, fig_heatmap, fig_ink, fig_intensity, fig_ladder,
@@ -63,7 +63,7 @@ def load_inputs(params: Params, *, metrics: Path, views: Path, samples: Path, da
                 facts: list[Path], toy_metrics: Path, toy_samples: Path, ladder: Path, ladder_examples: Path,
                 classifier_metrics: Path) -> Inputs:
     return Inputs(params=params, ev=_json(metrics), views=_npz(views), samples=load_samples(samples),
-                  real=load_mnist(data)["x_test"], history=training_history(live_dir), grids=progression(live_dir),
+                  real=load_dataset(data)["x_test"], history=training_history(live_dir), grids=progression(live_dir),
                   runs=[_json(f) for f in facts], toy=_json(toy_metrics), toy_arrays=_npz(toy_samples),
                   ladder=_json(ladder), ladder_examples=_npz(ladder_examples),
                   accuracy=_json(classifier_metrics)["test_accuracy"], revision=git_revision())
