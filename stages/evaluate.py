@@ -30,6 +30,9 @@ def evaluate(
     set_threads(0)
     with run_facts("evaluate", facts), refusing():
         gen, mnist = load_samples(samples), load_dataset(data)
+        if gen.shape[1:] != mnist["x_test"].shape[1:]:
+            raise ValueError(f"{samples}: samples are images of shape {gen.shape[1:]}, the dataset's are "
+                             f"{mnist['x_test'].shape[1:]}")
         model, clf_cfg = clf.load_file(classifier)
         card = scorecard(gen, model, clf_cfg, mnist, p.evaluate)
         save_npz(views_out, **card.views)

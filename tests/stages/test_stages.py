@@ -221,9 +221,9 @@ def test_generate_refuses_an_empty_checkpoint_in_one_line(tmp_path, tiny_params)
 
 
 @pytest.mark.parametrize(("images", "why"), [
-    (np.zeros((5, 28, 28), np.float32), "samples must be uint8 (N, 28, 28) with N >= 1, got float32 (5, 28, 28)"),
-    (np.zeros((5, 32, 32), np.uint8), "samples must be uint8 (N, 28, 28) with N >= 1, got uint8 (5, 32, 32)"),
-    (np.zeros((0, 28, 28), np.uint8), "samples must be uint8 (N, 28, 28) with N >= 1, got uint8 (0, 28, 28)"),
+    (np.zeros((5, 28, 28), np.float32), "samples must be uint8 (N, H, W) or (N, H, W, 3) with N >= 1, got float32 (5, 28, 28)"),
+    (np.zeros((5, 32, 32), np.uint8), "samples are images of shape (32, 32), the dataset's are (28, 28)"),
+    (np.zeros((0, 28, 28), np.uint8), "samples must be uint8 (N, H, W) or (N, H, W, 3) with N >= 1, got uint8 (0, 28, 28)"),
 ])
 def test_evaluate_refuses_samples_of_the_wrong_shape_or_dtype(tmp_path, pipeline, images, why):
     from ganpipe.io import save_npz
