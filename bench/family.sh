@@ -3,7 +3,7 @@
 # Each run: figures + diagnostics history + the evaluate stage's scorecard -> DIR/<name>.json,
 # its first samples as a grid -> DIR/<name>.png.
 # Usage: bash bench/family.sh DIR [python]
-#   (needs data/mnist/mnist.npz and models/classifier.pt: dvc repro classifier; the package: pip install -e .)
+#   (needs data/real/images.npz and models/classifier.pt: dvc repro classifier; the package: pip install -e .)
 set -u
 case "${1:-}" in -h|--help) sed -n '2,/^set -u/s/^# \{0,1\}//p' "$0" | grep -v "^set -u"; exit 0 ;; esac
 dir=${1:?usage: bench/family.sh DIR [python]}

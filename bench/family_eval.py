@@ -29,7 +29,7 @@ SHOWN = ("fld", "fld_inf", "kid", "is_score", "precision", "recall", "density", 
 def main(
     runs: Annotated[list[str], typer.Argument(help="NAME=checkpoint.pt, one per generator")],
     out: Annotated[Path, typer.Option(help="JSON: every metric of every run")],
-    data: Annotated[Path, typer.Option()] = Path("data/mnist/mnist.npz"),
+    data: Annotated[Path, typer.Option()] = Path("data/real/images.npz"),
     classifier: Annotated[Path, typer.Option()] = Path("models/classifier.pt"),
     params: Annotated[Path, typer.Option()] = Path("params.yaml"),
 ) -> None:

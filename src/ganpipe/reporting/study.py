@@ -23,8 +23,9 @@ from ganpipe.reporting.page import Section, write_report
 
 
 def group_runs(exps: pd.DataFrame, params: list[str], seed_params: list[str]) -> pd.DataFrame:
-    """exps (one row per experiment: "experiment", params, metrics) with two more columns: "group", the params
-    that tell the groups apart (`loss=ns`; "all runs" when nothing but seeds differs), and "seeds", the values of
+    """exps (one row per experiment: "experiment", params, metrics) with two more columns: "group", the dataset
+    and the params that tell the groups apart (`mnist: loss=ns`; `mnist: all runs` when nothing but seeds differs;
+    a group never mixes datasets), and "seeds", the values of
     `seed_params` (`seed=2`). Runs whose params are all equal are one run (DVC restores a repeat from its
     run-cache rather than drawing again): the first with metrics is kept."""
     if unknown := [s for s in seed_params if s not in params]:
@@ -37,9 +38,11 @@ def group_runs(exps: pd.DataFrame, params: list[str], seed_params: list[str]) ->
     order = np.lexsort((np.arange(len(exps)), ~has_metrics.to_numpy()))   # runs with metrics first, else as given
     exps = exps.iloc[order][~text.iloc[order].duplicated().to_numpy()].sort_index()
     text = text.loc[exps.index]
-    varied = [p for p in keys if text[p].nunique() > 1]
+    varied = [p for p in keys if text[p].nunique() > 1 and p != "dataset"]
     label = text[varied].apply(lambda row: ", ".join(f"{p}={v}" for p, v in row.items()), axis=1) if varied else \
         pd.Series("all runs", index=exps.index)
+    if "dataset" in text.columns:
+        label = text["dataset"] + ": " + label
     seeds = text[[s for s in seed_params if s in present]].apply(
         lambda row: ", ".join(f"{p}={v}" for p, v in row.items()), axis=1)
     return exps.assign(group=label, seeds=seeds).reset_index(drop=True)
