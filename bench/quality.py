@@ -42,7 +42,7 @@ from ganpipe.data.arrays import load_dataset
 from ganpipe.evaluation import classifier as clf
 from ganpipe.gan.ema import EMA, standing_stats_from_noise
 from ganpipe.gan.loop import Callbacks
-from ganpipe.gan.networks import build_generator
+from ganpipe.gan.networks import build_generator, image_shape
 from ganpipe.gan.plan import mnist_plan
 from ganpipe.gan.session import networks
 from ganpipe.runtime import device_name, seed_everything, set_threads
@@ -106,7 +106,7 @@ class Budgets:
 
 def score_weights(state: dict, p: Params, model, clf_cfg, mnist: dict, *, standing: bool) -> dict[str, float]:
     """Weights as the generate stage would sample them, scored as the evaluate stage scores them."""
-    G = build_generator(p.model)
+    G = build_generator(p.model, image_shape(mnist["x_train"]))
     G.load_state_dict(state)
     if standing:   # as the train stage does
         standing_stats_from_noise(G, p.model, batches=p.train.ema_standing_batches, batch_size=p.train.batch_size,
@@ -120,7 +120,7 @@ def run_one(name: str, p: Params, mnist: dict, ema_decays: list[float], budgets:
     set_threads(p.train.threads)
     rng = seed_everything(p.seed, CPU)
     plan = mnist_plan(p, CPU)
-    G, D = nets = networks(p)   # where the train stage builds them: the same random init
+    G, D = nets = networks(p, image_shape(mnist["x_train"]))   # where the train stage builds them: same random init
     if plan.channels_last:   # before the averages copy G, so they share its layout
         G.to(memory_format=torch.channels_last)
     emas = [EMA(G, d) for d in ema_decays]

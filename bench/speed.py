@@ -40,7 +40,7 @@ from ganpipe.benchmark import StepClock, fit_mnist, sync
 from ganpipe.config import LossConfig, ModelConfig, Params, ParamsError, load_params_with
 from ganpipe.data.arrays import load_dataset, to_model_range
 from ganpipe.gan.loop import Callbacks
-from ganpipe.gan.networks import build_critic, build_generator
+from ganpipe.gan.networks import build_critic, build_generator, image_shape
 from ganpipe.gan.plan import mnist_plan
 from ganpipe.gan.session import networks
 from ganpipe.runtime import device_name, resolve_device, seed_everything, set_threads, speed_settings
@@ -80,7 +80,8 @@ def naive(x_train: torch.Tensor, model: ModelConfig, obj: LossConfig, batch: int
 
     torch_defaults()
     torch.manual_seed(0)
-    G, D = build_generator(model).to(device), build_critic(model, batchnorm=False).to(device)
+    shape = tuple(x_train.shape[1:])   # (C, H, W)
+    G, D = build_generator(model, shape).to(device), build_critic(model, shape, batchnorm=False).to(device)
     opt_g = torch.optim.Adam(G.parameters(), lr=obj.lr, betas=obj.betas)
     opt_d = torch.optim.Adam(D.parameters(), lr=obj.lr, betas=obj.betas)
     loader = DataLoader(TensorDataset(x_train), batch_size=batch, shuffle=True, drop_last=True)
@@ -135,7 +136,7 @@ def project(mnist: dict, base: Settings, batch: int, steps: int, warmup: int, de
     plan = mnist_plan(p, device)
     clock = StepClock(device, warmup, steps)
     generator = seed_everything(p.seed, device)
-    G, D = networks(p)   # the train stage's order
+    G, D = networks(p, image_shape(mnist["x_train"]))   # the train stage's order
     if "compile" in flags:
         G, D = torch.compile(G), torch.compile(D)
     fit_mnist(plan, mnist, p, generator=generator, callbacks=Callbacks(on_step=clock), nets=(G, D))

@@ -1,5 +1,5 @@
-"""train: MNIST -> checkpoint (generator weights + model config); losses and diagnostics logged by DVCLive,
-with a fixed-noise sample grid every `train.grid_every` steps. Resumes after a kill."""
+"""train: a dataset -> checkpoint (generator weights, model config, image shape); losses and diagnostics logged by
+DVCLive, with a fixed-noise sample grid every `train.grid_every` steps. Resumes after a kill."""
 from __future__ import annotations
 
 import shutil
@@ -13,6 +13,7 @@ from dvclive import Live
 from ganpipe.data.arrays import load_dataset
 from ganpipe.gan.checkpoint import checkpoint
 from ganpipe.gan.loop import Diverged
+from ganpipe.gan.networks import check_shape, image_shape
 from ganpipe.gan.objectives import WASSERSTEIN
 from ganpipe.gan.plan import mnist_plan
 from ganpipe.gan.resume import Scratch, code_files, run_key
@@ -27,19 +28,21 @@ TRAIN_PARAMS = {**dict.fromkeys(("seed", "lr", "loss", "losses", "model", "train
 
 def train(
     data: Annotated[Path, In("mnist.npz from fetch")],
-    out: Annotated[Path, typer.Option(help="checkpoint: generator weights + model config")],
+    out: Annotated[Path, typer.Option(help="checkpoint: generator weights, model config and image shape")],
     live_dir: Annotated[Path, typer.Option(help="DVCLive folder (a cached out)")],
     facts: FactsOpt,
     params: ParamsOpt = Path("params.yaml"),
     scratch: Annotated[Path, typer.Option(help="resume checkpoints, kept outside DVC's outputs")] = Path(".scratch/train"),
 ) -> None:
-    """Train the GAN on the MNIST training set with the chosen loss and architecture; resumes after a kill."""
+    """Train the GAN on the dataset's training images with the chosen loss and architecture; resumes after a
+    kill."""
     p = load_params_or_exit(params)
     with refusing(ValueError, RuntimeError):
         device = resolve_device(p.train.device)
         mnist = load_dataset(data)
     with refusing(prefix=f"{params}: "):   # before any output exists, so a refused run leaves nothing behind
         check_batch_size(p.train.batch_size, len(mnist["x_train"]))
+        check_shape(p.model, image_shape(mnist["x_train"]))
         plan = mnist_plan(p, device)
     set_threads(p.train.threads)
     rng = seed_everything(p.seed, device)

@@ -139,13 +139,13 @@ def tiny_fit(obj, *, model=None, steps: int = 4, batch_size: int = 8, real=None,
 `logged` and `checkpoints` to keep what a run that raises had filled in."""
     from ganpipe.config import ModelConfig
     from ganpipe.gan.loop import Callbacks, fit
-    from ganpipe.gan.networks import build_generator
+    from ganpipe.gan.networks import MNIST, build_generator
     from ganpipe.gan.resume import TrainState
     from ganpipe.gan.session import critic_for, samplers
 
     model = model or ModelConfig(arch="mlp", z_dim=4, dim=4)
     torch.manual_seed(0)
-    G, D = build_generator(model), critic_for(model, obj.name) if obj.has_critic else None
+    G, D = build_generator(model, MNIST), critic_for(model, MNIST, obj.name) if obj.has_critic else None
     images = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(1)) * 2 - 1
     generator = torch.Generator().manual_seed(0)
     sample_real, noise = samplers(images, model, generator)

@@ -18,6 +18,7 @@ from ganpipe.evaluation.scorecard import scorecard
 from ganpipe.gan.checkpoint import generate_images
 from ganpipe.gan.ema import EMA
 from ganpipe.gan.loop import Callbacks, Nets, fit
+from ganpipe.gan.networks import image_shape
 from ganpipe.gan.plan import TrainPlan
 from ganpipe.gan.session import feeds, networks
 from ganpipe.runtime import seed_everything, set_threads
@@ -53,7 +54,7 @@ def fit_mnist(plan: TrainPlan, mnist: dict[str, np.ndarray], p: Params, *, gener
     """loop.fit on MNIST as session.train_mnist calls it (session.feeds), without the stage's logger, bar, grid and
     checkpoints; `nets` from session.networks (built here when not given: pass them to observe or wrap them).
     Seeding is the caller's (runtime.seed_everything)."""
-    G, D = nets if nets is not None else networks(p)
+    G, D = nets if nets is not None else networks(p, image_shape(mnist["x_train"]))
     feed = feeds(plan, mnist, p, generator)
     return fit(plan, G, D, real=feed.real, noise=feed.noise, generator=generator, diagnostic=feed.diagnostic,
                callbacks=callbacks, ema=ema)

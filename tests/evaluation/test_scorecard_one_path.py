@@ -13,7 +13,7 @@ import torch
 from tests.helpers import ROOT, invoke, tiny_params_dict, write_tiny_mnist, write_yaml
 from ganpipe.config import ModelConfig
 from ganpipe.gan.checkpoint import checkpoint
-from ganpipe.gan.networks import build_generator
+from ganpipe.gan.networks import MNIST, build_generator
 
 BENCH = ROOT / "bench"
 
@@ -23,7 +23,7 @@ def test_the_evaluate_stage_and_a_benchmark_score_a_generator_alike(tmp_path):
     data = write_tiny_mnist(tmp_path / "mnist.npz")
     model_cfg = ModelConfig(z_dim=8, dim=4)
     torch.manual_seed(3)
-    torch.save(checkpoint(build_generator(model_cfg), model_cfg), tmp_path / "g.pt")   # untrained: any G will do
+    torch.save(checkpoint(build_generator(model_cfg, MNIST), model_cfg), tmp_path / "g.pt")   # untrained: any G will do
     clf = tmp_path / "classifier.pt"
     for args in (["classifier", "--data", data, "--out", clf, "--metrics", tmp_path / "c.json"],
                  ["generate", "--model", tmp_path / "g.pt", "--out", tmp_path / "gen"],

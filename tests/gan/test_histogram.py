@@ -14,7 +14,8 @@ from ganpipe.evaluation.histograms import histogram_metrics, js_divergence
 from ganpipe.evaluation.toy import toy_metrics
 from ganpipe.gan.histograms import histogram_js, random_directions, sliced_histogram_js, soft_histogram
 from ganpipe.gan.loop import Callbacks, fit
-from ganpipe.gan.networks import build_generator, sample_noise
+from ganpipe.gan.networks import MNIST, build_generator, sample_noise
+from ganpipe.gan.objectives import sliced_directions
 from ganpipe.gan.plan import toy_plan
 from ganpipe.gan.session import critic_for
 from ganpipe.gan.toy import train_toy
@@ -82,6 +83,20 @@ def test_sliced_range_is_shared_and_covers_the_real_batch():
         math.log(2), rel=1e-6)
 
 
+def test_the_histogram_losses_take_any_image_shape():
+    # RGB 32x32: 3072 positions, each its own variable; the mean over them is the mean over the three channels'
+    g = torch.Generator().manual_seed(5)
+    fake, real = torch.rand(16, 3, 32, 32, generator=g) * 2 - 1, torch.rand(16, 3, 32, 32, generator=g) * 2 - 1
+    kw = dict(bins=8, lo=-1, hi=1, kernel="triangular", width=1.0)
+    per_channel = [histogram_js(fake[:, c], real[:, c], **kw) for c in range(3)]
+    torch.testing.assert_close(histogram_js(fake, real, **kw), torch.stack(per_channel).mean())
+    settings = _params().loss_config("sliced-histogram")
+    v = sliced_directions(settings)(real, torch.Generator().manual_seed(6))   # as the loop draws them
+    assert v.shape == (settings.directions, 3 * 32 * 32)
+    assert sliced_histogram_js(real, real.clone(), v, bins=16, kernel="triangular", width=1.0).item() == 0.0
+    assert 0 < sliced_histogram_js(fake, real, v, bins=16, kernel="triangular", width=1.0).item() <= math.log(2)
+
+
 def test_directions_are_unit_vectors_and_repeat_with_the_seed():
     a = random_directions(5, 784, torch.Generator().manual_seed(4), torch.device("cpu"))
     b = random_directions(5, 784, torch.Generator().manual_seed(4), torch.device("cpu"))
@@ -91,8 +106,8 @@ def test_directions_are_unit_vectors_and_repeat_with_the_seed():
 
 def test_critic_for_a_histogram_loss_is_none():
     cfg = ModelConfig(z_dim=8, dim=4)
-    assert critic_for(cfg, "histogram") is None and critic_for(cfg, "sliced-histogram") is None
-    assert critic_for(cfg, "hinge") is not None
+    assert critic_for(cfg, MNIST, "histogram") is None and critic_for(cfg, MNIST, "sliced-histogram") is None
+    assert critic_for(cfg, MNIST, "hinge") is not None
 
 
 def _params(**updates) -> Params:
@@ -131,9 +146,9 @@ def _mnist_run(loss: str, steps: int) -> tuple[float, list[float]]:
     images = to_model_range(x)
     g = torch.Generator().manual_seed(0)
     torch.manual_seed(0)
-    G = build_generator(p.model)
+    G = build_generator(p.model, MNIST)
     logged: list[float] = []
-    fit(plan, G, critic_for(p.model, loss), real=lambda b: images[torch.randint(len(images), (b,), generator=g)],
+    fit(plan, G, critic_for(p.model, MNIST, loss), real=lambda b: images[torch.randint(len(images), (b,), generator=g)],
         noise=lambda b: sample_noise(b, p.model, generator=g, device=torch.device("cpu")), generator=g, diagnostic=images[:8],
         callbacks=Callbacks(log=lambda step, values: logged.append(values["loss_g"])))
     with torch.no_grad():

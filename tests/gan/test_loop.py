@@ -7,7 +7,7 @@ import torch
 
 from ganpipe.config import ModelConfig
 from ganpipe.gan.loop import Step
-from ganpipe.gan.networks import build_critic, build_generator
+from ganpipe.gan.networks import MNIST, build_critic, build_generator
 from ganpipe.gan.objectives import ADVERSARIAL, Objective, objective
 from tests.helpers import loss_config, plan, tiny_fit
 
@@ -58,7 +58,7 @@ def test_bf16_stays_within_its_tolerance_of_fp32_over_eight_steps(loss, spectral
     # how far fp32 training moved them (measured: 1.1%, 0.0004 and 15-16%; Adam turns rounding in small gradients
     # into whole steps early on)
     torch.manual_seed(0)   # _fit's G before training
-    start = _weights(build_generator(ModelConfig(z_dim=4, dim=4)))
+    start = _weights(build_generator(ModelConfig(z_dim=4, dim=4), MNIST))
     (G, fp32), (G_bf16, bf16) = (_fit(p, steps=8, loss=loss, spectral_norm=spectral_norm) for p in ("fp32", "bf16"))
     assert all(b[k] == pytest.approx(a[k], rel=0.025, abs=1e-3) for a, b in zip(fp32, bf16) for k in ("loss_d", "loss_g"))
     assert 0 < (_weights(G_bf16) - _weights(G)).norm() < 0.3 * (_weights(G) - start).norm()
@@ -76,7 +76,7 @@ def test_the_step_scores_real_and_fake_in_separate_critic_passes_then_the_interp
     cfg, b = ModelConfig(z_dim=4, dim=4, spectral_norm=False), 8
     obj = objective("wgan-gp", loss_config(optimizer="adam", lr=1e-4, betas=(0.5, 0.9), critic_steps=2,
                                            gp_weight=10.0))
-    G, D = build_generator(cfg), build_critic(cfg, batchnorm=False)
+    G, D = build_generator(cfg, MNIST), build_critic(cfg, MNIST, batchnorm=False)
     batches = []
     D.register_forward_hook(lambda module, inputs, output: batches.append(len(inputs[0])))
     step = Step(plan(obj, steps=1, batch_size=b), G, D, torch.optim.Adam(G.parameters()),

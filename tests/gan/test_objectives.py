@@ -8,7 +8,7 @@ from torch import nn
 from ganpipe.config import ModelConfig
 from ganpipe.gan.objectives import (ADVERSARIAL, FUNCTIONS, clip_weights, gradient_penalty, interpolate_grad_norms,
                                     objective, separation)
-from ganpipe.gan.networks import build_critic
+from ganpipe.gan.networks import MNIST, build_critic
 from tests.helpers import loss_config
 
 
@@ -100,7 +100,7 @@ def test_gradient_penalty_reaches_the_critics_weights():
 
 def test_clipping_keeps_every_critic_weight_in_range():
     cfg = ModelConfig(arch="dcgan", z_dim=4, dim=4)
-    D = build_critic(cfg, batchnorm=True)
+    D = build_critic(cfg, MNIST, batchnorm=True)
     for p in D.parameters():
         p.data.normal_(0, 1)
     clip_weights(D, 0.01)

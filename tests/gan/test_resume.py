@@ -172,7 +172,7 @@ def test_a_killed_train_stage_resumes_and_ends_bit_identical(tmp_path, tiny_mnis
     assert whole.returncode == 0, whole.stderr
     assert "resuming" not in whole.stderr
     run, whole = (torch.load(tmp_path / f"{name}/g.pt", weights_only=True) for name in ("run", "whole"))
-    assert run.keys() == whole.keys() == {"generator", "generator_ema", "model_config"}   # train.ema_decay is on
+    assert run.keys() == whole.keys() == {"generator", "generator_ema", "model_config", "image_shape"}   # ema on
     for key in ("generator", "generator_ema"):
         a, b = run[key], whole[key]
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

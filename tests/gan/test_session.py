@@ -1,16 +1,17 @@
-"""The MNIST training session around the loop: the critic per loss, the batch-size check."""
+"""The training session around the loop: the critic per loss, the batch-size check."""
 from __future__ import annotations
 
 import pytest
 from torch import nn
 
 from ganpipe.config import ModelConfig
+from ganpipe.gan.networks import MNIST
 from ganpipe.gan.session import check_batch_size, critic_for
 
 
 @pytest.mark.parametrize(("loss", "bn"), [("wgan-gp", False), ("wgan", True), ("ns", False)])
-def test_the_mnist_critic_has_batch_norm_only_for_wgan(loss, bn):
-    D = critic_for(ModelConfig(arch="dcgan", z_dim=4, dim=4), loss)
+def test_the_critic_has_batch_norm_only_for_wgan(loss, bn):
+    D = critic_for(ModelConfig(arch="dcgan", z_dim=4, dim=4), MNIST, loss)
     assert any(isinstance(m, nn.BatchNorm2d) for m in D.modules()) == bn
 
 

@@ -21,7 +21,7 @@ def test_help_lists_every_stage():
 
 def test_train_writes_checkpoint_with_config_and_live_log(pipeline):
     ckpt = torch.load(pipeline["model"], weights_only=True)
-    assert ckpt["model_config"] == tiny_params_dict()["model"]
+    assert ckpt["model_config"] == tiny_params_dict()["model"] and ckpt["image_shape"] == [1, 28, 28]
     assert any(k.endswith("weight") for k in ckpt["generator"])
     loss_d = (pipeline["live"] / "plots/metrics/loss_d.tsv").read_text().splitlines()
     assert loss_d[0].split("\t") == ["step", "loss_d"]
@@ -33,6 +33,46 @@ def test_train_writes_checkpoint_with_config_and_live_log(pipeline):
     assert summary["steps_per_s"] > 0 and summary["img_per_s"] > 0 and summary["peak_mem_mb"] > 0
     grids = sorted(p.name for p in (pipeline["live"] / "plots/images/grid").glob("*.png"))
     assert grids == ["0000003.png", "0000006.png"]   # grid_every=3, steps=6
+
+
+def test_train_and_generate_follow_the_data_s_image_shape(tmp_path, monkeypatch):
+    # unlabelled RGB 32x32 images: G and D are built for (3, 32, 32), the checkpoint alone says so to generate
+    from PIL import Image
+
+    from ganpipe.data.arrays import save_dataset
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    data = tmp_path / "rgb.npz"
+    save_dataset(data, {"x_train": rng.integers(0, 256, (32, 32, 32, 3), dtype=np.uint8),
+                        "x_test": rng.integers(0, 256, (16, 32, 32, 3), dtype=np.uint8)})
+    params = write_yaml(tmp_path / "params.yaml", tiny_params_dict())
+    r = invoke("train", "--data", data, "--out", tmp_path / "g.pt", "--live-dir", tmp_path / "live",
+               "--facts", tmp_path / "train.json", "--params", params, "--scratch", tmp_path / "scratch")
+    assert r.exit_code == 0, r.output
+    assert torch.load(tmp_path / "g.pt", weights_only=True)["image_shape"] == [3, 32, 32]
+    assert [Image.open(p).mode for p in sorted((tmp_path / "live/plots/images/grid").glob("*.png"))] == ["RGB"] * 2
+    r = invoke("generate", "--model", tmp_path / "g.pt", "--out", tmp_path / "gen", "--facts", tmp_path / "gen.json",
+               "--params", params)
+    assert r.exit_code == 0, r.output
+    images = np.load(tmp_path / "gen/samples.npz")["images"]
+    assert images.dtype == np.uint8 and images.shape == (64, 32, 32, 3)
+    assert Image.open(tmp_path / "gen/grid.png").mode in ("RGB", "RGBA")
+
+
+def test_train_refuses_a_dcgan_on_images_it_cannot_build(tmp_path):
+    from ganpipe.data.arrays import save_dataset
+
+    data = tmp_path / "odd.npz"
+    save_dataset(data, {"x_train": np.zeros((16, 30, 30), np.uint8), "x_test": np.zeros((8, 30, 30), np.uint8)})
+    params = write_yaml(tmp_path / "params.yaml", tiny_params_dict())
+    r = invoke("train", "--data", data, "--out", tmp_path / "g.pt", "--live-dir", tmp_path / "live",
+               "--facts", tmp_path / "train.json", "--params", params, "--scratch", tmp_path / "scratch")
+    assert r.exit_code != 0
+    assert r.output.strip().splitlines() == [
+        f"error: {params}: model.arch dcgan builds 28x28 or 32x32 images, not 30x30: use model.arch: mlp, or resize "
+        "the images with datasets.own.image_size"]
+    assert not (tmp_path / "g.pt").exists() and not (tmp_path / "live").exists()
 
 
 def test_generate_writes_uint8_samples_and_grid(pipeline):
@@ -99,9 +139,9 @@ def test_generate_samples_the_averaged_generator_when_the_checkpoint_has_one(pip
     from ganpipe.gan.networks import build_generator
 
     ckpt = torch.load(pipeline["model"], weights_only=True)
-    cfg = ModelConfig.model_validate(ckpt["model_config"])
+    cfg, shape = ModelConfig.model_validate(ckpt["model_config"]), tuple(ckpt["image_shape"])
     torch.manual_seed(5)
-    torch.save(checkpoint(build_generator(cfg), cfg, build_generator(cfg)), tmp_path / "g.pt")
+    torch.save(checkpoint(build_generator(cfg, shape), cfg, build_generator(cfg, shape)), tmp_path / "g.pt")
     p = tiny_params_dict()
     p["generate"]["weights"] = "ema" if use_ema else "raw"
     r = invoke("generate", "--model", tmp_path / "g.pt", "--out", tmp_path / "gen", "--facts", tmp_path / "f.json",

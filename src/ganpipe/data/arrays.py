@@ -93,41 +93,56 @@ def load_samples(path: Path) -> np.ndarray:
 
 
 def to_model_range(images_uint8) -> torch.Tensor:
-    """uint8 (N, 28, 28) in 0..255 -> float32 (N, 1, 28, 28) in [-1, 1], the generator's tanh range."""
+    """uint8 (N, H, W) grayscale or (N, H, W, 3) RGB in 0..255 -> float32 (N, 1, H, W) or (N, 3, H, W) in [-1, 1],
+    the generator's tanh range."""
     images = images_uint8 if isinstance(images_uint8, torch.Tensor) else torch.from_numpy(np.asarray(images_uint8))
-    if images.dtype != torch.uint8 or images.ndim != 3:
-        raise ValueError(f"to_model_range: need uint8 (N, 28, 28), got {images.dtype} {tuple(images.shape)}")
-    return (images.to(torch.float32) / 127.5 - 1.0).unsqueeze(1)
+    if images.dtype != torch.uint8 or not (images.ndim == 3 or (images.ndim == 4 and images.shape[3] == 3)):
+        raise ValueError(f"to_model_range: need uint8 (N, H, W) or (N, H, W, 3), got {images.dtype} "
+                         f"{tuple(images.shape)}")
+    # channels first while still uint8: the float copy is then made once, contiguous
+    images = images.unsqueeze(1) if images.ndim == 3 else images.permute(0, 3, 1, 2).contiguous()
+    return images.to(torch.float32) / 127.5 - 1.0
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
-    """(N, 1, 28, 28) or (N, 28, 28) in [-1, 1] -> uint8 (N, 28, 28); exact inverse of to_model_range."""
+    """(N, 1, H, W) or (N, H, W) in [-1, 1] -> uint8 (N, H, W); (N, 3, H, W) -> uint8 (N, H, W, 3): the exact
+    inverse of to_model_range."""
     x = x.detach().to("cpu", torch.float32)
-    if x.ndim == 4 and x.shape[1] == 1:
-        x = x.squeeze(1)
-    if x.ndim != 3:
-        raise ValueError(f"to_uint8: need (N, 1, H, W) or (N, H, W), got {tuple(x.shape)}")
+    if x.ndim == 3:
+        x = x.unsqueeze(1)
+    if x.ndim != 4 or x.shape[1] not in (1, 3):
+        raise ValueError(f"to_uint8: need (N, 1, H, W), (N, 3, H, W) or (N, H, W), got {tuple(x.shape)}")
     if torch.isnan(x).any():
         raise ValueError("to_uint8: NaN in images (has the generator diverged?)")
     # the error of v/127.5 - 1 in float32 is far below 0.5/127.5, so rounding recovers v exactly
-    return ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy()
+    x = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return (x.squeeze(1) if x.shape[1] == 1 else x.permute(0, 2, 3, 1)).contiguous().numpy()
 
 
 def tile(images: np.ndarray, cols: int | None = None, pad: int = 2) -> np.ndarray:
-    """uint8 (n, h, w) -> one uint8 mosaic, `pad` background (0, no ink) pixels between images."""
-    n, h, w = images.shape
+    """uint8 (n, h, w) or RGB (n, h, w, 3) -> one uint8 mosaic (height, width) or (height, width, 3), `pad` black
+    (0: MNIST's background) pixels between images."""
+    n, h, w = images.shape[:3]
     cols = cols or int(np.ceil(np.sqrt(n)))
     rows = int(np.ceil(n / cols))
-    canvas = np.zeros((rows * (h + pad) + pad, cols * (w + pad) + pad), dtype=np.uint8)
+    canvas = np.zeros((rows * (h + pad) + pad, cols * (w + pad) + pad, *images.shape[3:]), dtype=np.uint8)
     for i, img in enumerate(images):
         r, c = divmod(i, cols)
         canvas[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = img
     return canvas
 
 
+def shown_inverted(images: np.ndarray) -> bool:
+    # grayscale light ink on a dark ground (MNIST, Fashion-MNIST: median pixel below 128) is shown inverted, black
+    # ink on white as digits are read on paper; other grayscale (photos: median 128 or above) and RGB as they are
+    return images.ndim == 3 and bool(np.median(images) < 128)
+
+
 def save_grid_png(images: np.ndarray, path: Path) -> None:
-    # MNIST is white ink on black; shown inverted (black on white) as digits are read on paper
+    """uint8 (n, h, w) or RGB (n, h, w, 3) images as one mosaic PNG, grayscale inverted where `shown_inverted`."""
     import matplotlib.pyplot as plt   # lazily: pyplot is slow to import, and only this needs it
 
-    with atomic_path(path) as tmp:
-        plt.imsave(tmp, 255 - tile(images), cmap="gray", vmin=0, vmax=255, format="png")
+    mosaic = tile(images)
+    with atomic_path(path) as tmp:   # cmap, vmin and vmax apply to grayscale only; RGB is saved as it is
+        plt.imsave(tmp, 255 - mosaic if shown_inverted(images) else mosaic, cmap="gray", vmin=0, vmax=255,
+                   format="png")

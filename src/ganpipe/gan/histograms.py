@@ -8,8 +8,9 @@ F((e_k+1 - x)/s) - F((e_k - x)/s), F the kernel's CDF and s its scale. The masse
 beyond [lo, hi] counts in the edge bin (no mass is dropped; its gradient fades as it leaves the kernel's reach).
 
 Three views of a batch, each a set of one-variable problems whose JS values are averaged:
-  the toy (B, 1): one variable;  MNIST per pixel (B, 784): each position its own variable, on the tanh range
-  [-1, 1];  sliced (B, 784) through random unit directions: each projection its own variable.
+  the toy (B, 1): one variable;  images per pixel (B, C, H, W): each of the C*H*W positions its own variable, on the
+  tanh range [-1, 1] (784 for MNIST);  sliced (B, C, H, W) through random unit directions in C*H*W dimensions: each
+  projection its own variable.
 
 Refuses: randomness (the sliced loss is handed its directions), numpy, evaluation's metrics.
 """
@@ -63,7 +64,7 @@ def js(p: Tensor, q: Tensor) -> Tensor:
 def histogram_js(fake: Tensor, real: Tensor, *, bins: int, lo: float, hi: float, kernel: Kernel,
                  width: float) -> Tensor:
     """Mean over variables of JS between the soft histograms of a fake and a real batch, (B, ...) each: every
-    coordinate after the batch axis is its own variable (one for the toy, 784 pixel positions for MNIST)."""
+    coordinate after the batch axis is its own variable (one for the toy, the C*H*W pixel positions of images)."""
     f, r = fake.flatten(1).transpose(0, 1), real.flatten(1).transpose(0, 1).to(fake.dtype)   # (V, B)
     kw = dict(bins=bins, kernel=kernel, width=width)
     return js(soft_histogram(f, lo, hi, **kw), soft_histogram(r, lo, hi, **kw)).mean()
@@ -83,11 +84,11 @@ def sliced_histogram_js(fake: Tensor, real: Tensor, directions: Tensor, *, bins:
     """Mean over directions (V, D) of JS between the soft histograms of the batches' projections v·x.
 
     The range is per direction and shared by both batches: the detached REAL batch's projected [min, max], widened by
-    SLICE_MARGIN of its span on each side. A fixed range from the data scaling (|v·x| <= 28 for x in [-1, 1]^784)
-    would leave nearly every bin empty (the projections of one direction spread over ~1 of those 56 units), and a
-    range that followed the fakes would move with G. Fakes beyond it count in the edge bins; with bins >=
-    2 (1 + width)(1 + 2 SLICE_MARGIN) / SLICE_MARGIN (16 at width 1) the real batch's kernel mass never reaches them,
-    so fakes there meet none of the real mass."""
+    SLICE_MARGIN of its span on each side. A fixed range from the data scaling (|v·x| <= sqrt(D) for x in [-1, 1]^D,
+    D = C*H*W: 28 for MNIST's 784) would leave nearly every bin empty (the projections of one direction spread over ~1
+    of those 2 sqrt(D) units), and a range that followed the fakes would move with G. Fakes beyond it count in the
+    edge bins; with bins >= 2 (1 + width)(1 + 2 SLICE_MARGIN) / SLICE_MARGIN (16 at width 1) the real batch's kernel
+    mass never reaches them, so fakes there meet none of the real mass."""
     f = directions @ fake.flatten(1).transpose(0, 1)                                # (V, B)
     r = directions.to(real.dtype) @ real.flatten(1).transpose(0, 1)
     r = r.to(f.dtype)

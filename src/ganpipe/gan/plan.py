@@ -49,7 +49,7 @@ def toy_plan(p: Params, loss: str | None = None) -> TrainPlan:
     """The 1-D toy's plan under `loss` (default: the chosen loss): on the CPU in fp32 (a few thousand tiny steps run
     faster there than a GPU launches them), G averaged by toy.ema_decay, diagnostics once at the end. The histogram
     loss bins the toy as its metrics do (toy.bins over [toy.lo, toy.hi]) with losses.histogram's kernel and optimiser:
-    that loss's own range is MNIST's pixel range."""
+    that loss's own range is the images' pixel range."""
     t, loss = p.toy, p.loss if loss is None else loss
     settings = p.loss_config(loss)
     if loss == "histogram":
