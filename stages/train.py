@@ -27,7 +27,7 @@ TRAIN_PARAMS = {**dict.fromkeys(("seed", "lr", "loss", "losses", "model", "train
 
 
 def train(
-    data: Annotated[Path, In("mnist.npz from fetch")],
+    data: Annotated[Path, In("images.npz from fetch")],
     out: Annotated[Path, typer.Option(help="checkpoint: generator weights, model config and image shape")],
     live_dir: Annotated[Path, typer.Option(help="DVCLive folder (a cached out)")],
     facts: FactsOpt,
