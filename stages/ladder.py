@@ -1,6 +1,6 @@
 """ladder: real images degraded step by step (noise, blur, occlusion), scored like generated samples ->
-metrics/ladder.json, and a few degraded examples for the report. Depends on the classifier and the evaluation
-settings, never on the GAN."""
+metrics/ladder.json, and a few degraded examples for the report. Depends on the classifier (trained, or random
+features for data without labels) and the evaluation settings, never on the GAN."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,10 +18,10 @@ from stages._common import FactsOpt, In, ParamsOpt, echo, load_params_or_exit, r
 
 
 def ladder(
-    data: Annotated[Path, In("mnist.npz from fetch")],
+    data: Annotated[Path, In("dataset .npz from fetch")],
     classifier: Annotated[Path, In("classifier.pt from classifier")],
     out: Annotated[Path, typer.Option(help="JSON list of rungs: kind, level and each ladder metric")],
-    examples_out: Annotated[Path, typer.Option("--examples", help="npz of ladder.examples test digits per rung")],
+    examples_out: Annotated[Path, typer.Option("--examples", help="npz of ladder.examples test images per rung")],
     facts: FactsOpt,
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
@@ -29,11 +29,11 @@ def ladder(
     p = load_params_or_exit(params)
     set_threads(0)
     with run_facts("ladder", facts) as f, refusing():
-        mnist = load_dataset(data)
+        arrays = load_dataset(data)
         model, clf_cfg = clf.load_file(classifier)
-        real_test, real_ref = real_sets(model, clf_cfg, mnist, p.evaluate.samples, p.evaluate.seed)
+        real_test, real_ref = real_sets(model, clf_cfg, arrays, p.evaluate.samples, p.evaluate.seed)
         rows = run_ladder(real_test, real_ref, model, p.evaluate, p.ladder,
                           progress=lambda rung: echo(f"ladder: {rung}"))
-        save_npz(examples_out, **examples(mnist["x_test"][:p.ladder.examples], p.ladder, seed=p.evaluate.seed))
+        save_npz(examples_out, **examples(arrays["x_test"][:p.ladder.examples], p.ladder, seed=p.evaluate.seed))
         write_json(out, rows)
         f["rungs"] = len(rows)

@@ -47,6 +47,29 @@ def synthetic_digits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
+def synthetic_shapes(n: int, seed: int, size: int = 32) -> np.ndarray:
+    """uint8 (n, size, size, 3) RGB images without labels: a disc, a bar and a thin stroke at random places on black,
+    each in its own colour shaded by its own linear ramp (hard edges for blur to soften, smooth intensities so that
+    the pixel histograms of two samples differ little)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size] + 0.5
+
+    def at(lo: float, hi: float) -> np.ndarray:   # (n, 1, 1) uniform over [lo, hi) of the side
+        return rng.uniform(lo * size, hi * size, (n, 1, 1))
+
+    disc = np.hypot(yy - at(0.3, 0.7), xx - at(0.3, 0.7)) < at(0.1, 0.25)
+    bar = (abs(yy - at(0.3, 0.7)) < at(0.05, 0.2)) & (abs(xx - at(0.3, 0.7)) < at(0.1, 0.3))
+    angle = rng.uniform(0, np.pi, (n, 1, 1))
+    line = abs((yy - at(0.3, 0.7)) * np.cos(angle) - (xx - at(0.3, 0.7)) * np.sin(angle)) < 1.0
+    stroke = line & (np.hypot(yy - size / 2, xx - size / 2) < 0.4 * size)
+    x = np.zeros((n, size, size, 3))
+    for mask in (disc, bar, stroke):
+        a = rng.uniform(0, 2 * np.pi, (n, 1, 1))
+        ramp = 0.65 + 0.35 * ((yy - size / 2) * np.cos(a) + (xx - size / 2) * np.sin(a)) / (0.75 * size)
+        x = np.where(mask[..., None], rng.uniform(0.4, 1.0, (n, 1, 1, 3)) * ramp[..., None], x)
+    return np.round(x * 255).astype(np.uint8)
+
+
 def write_tiny_mnist(path: Path) -> Path:
     from ganpipe.data.arrays import save_dataset
 

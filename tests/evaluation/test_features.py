@@ -223,23 +223,31 @@ def test_prdc_radii_skip_only_the_point_itself():
 
 def test_class_histogram_of_identical_labels():
     labels = np.random.default_rng(10).integers(0, 10, 500)
-    assert F.class_histogram_metrics(labels, labels) == {"class_js": 0.0, "modes": 10}
+    assert F.class_histogram_metrics(labels, labels, 10) == {"class_js": 0.0, "modes": 10}
 
 
 def test_class_histogram_of_a_collapsed_generator():
     real = np.repeat(np.arange(10), 100)
-    m = F.class_histogram_metrics(np.full(1000, 4), real)
+    m = F.class_histogram_metrics(np.full(1000, 4), real, 10)
     # P = one class, Q = uniform: M = (0.55, 0.05 x 9)
     expected = 0.5 * math.log(1 / 0.55) + 0.5 * (0.1 * math.log(0.1 / 0.55) + 0.9 * math.log(2))
     assert m["modes"] == 1
     assert m["class_js"] == pytest.approx(expected, rel=1e-12) and m["class_js"] > 0.3
 
 
+def test_modes_count_against_the_datasets_classes():
+    # K comes from the data: 5 classes all present are 5 modes of 5, a label 5 is outside them
+    labels = np.repeat(np.arange(5), 20)
+    assert F.class_histogram_metrics(labels, labels, 5) == {"class_js": 0.0, "modes": 5}
+    with pytest.raises(ValueError, match=r"pred_gen must lie in \[0, 5\), got range \[0, 5\]"):
+        F.class_histogram_metrics(np.append(labels, 5), labels, 5)
+
+
 def test_modes_threshold_is_one_percent_inclusive():
     gen = np.concatenate([np.zeros(99, dtype=np.int64), [7]])            # class 7 holds exactly 1%
-    assert F.class_histogram_metrics(gen, gen)["modes"] == 2
+    assert F.class_histogram_metrics(gen, gen, 10)["modes"] == 2
     gen = np.concatenate([np.zeros(200, dtype=np.int64), [7]])           # under 1%
-    assert F.class_histogram_metrics(gen, gen)["modes"] == 1
+    assert F.class_histogram_metrics(gen, gen, 10)["modes"] == 1
 
 
 # --- bad input -----------------------------------------------------------------------------------
@@ -267,8 +275,8 @@ NAN[3, 1] = np.nan
     (lambda: F.prdc(GOOD, np.ones(3)), "2-D array"),
     (lambda: F.prdc(GOOD, NAN), "NaN"),
     (lambda: F.prdc(GOOD[:5], GOOD, k_dc=5), "more than k points"),
-    (lambda: F.class_histogram_metrics(np.array([0.0, 1.0]), np.array([0, 1])), "int array"),
-    (lambda: F.class_histogram_metrics(np.array([0, 10]), np.array([0, 1])), r"\[0, 10\)"),
+    (lambda: F.class_histogram_metrics(np.array([0.0, 1.0]), np.array([0, 1]), 10), "int array"),
+    (lambda: F.class_histogram_metrics(np.array([0, 10]), np.array([0, 1]), 10), r"\[0, 10\)"),
 ])
 def test_bad_input_raises_one_line_value_error(call, match):
     with pytest.raises(ValueError, match=match) as info:

@@ -161,7 +161,8 @@ def test_bad_dtype_or_shape_raises(call):
 
 def test_error_message_names_dtype_and_shape():
     x = np.zeros((10, 28, 28), np.float32)
-    with pytest.raises(ValueError, match=r"generated images must be uint8 \(N,H,W\), got float32 \(10, 28, 28\)"):
+    with pytest.raises(ValueError,
+                       match=r"generated images must be uint8 \(N,H,W\) or \(N,H,W,3\), got float32 \(10, 28, 28\)"):
         M.evaluate_against_floor(x, x.astype(np.uint8), x.astype(np.uint8), bins=16, perpixel_bins=4, alpha=0.5)
 
 
@@ -246,3 +247,31 @@ def test_reference_must_match_generated_count():
     x = np.zeros((10, 28, 28), np.uint8)
     with pytest.raises(ValueError, match="as many as generated"):
         M.evaluate_against_floor(x, x, x[:9], **KW)
+
+
+def test_rgb_images_count_every_channel_and_each_position_channel_is_a_variable():
+    rng = np.random.default_rng(7)
+    real, gen = rng.integers(0, 256, (30, 6, 5, 3), dtype=np.uint8), rng.integers(0, 128, (20, 6, 5, 3), dtype=np.uint8)
+    assert M.intensity_counts(real, 8).sum() == 30 * 6 * 5 * 3
+    assert M.image_intensity_counts(real, 8).shape == (30, 8)
+    assert np.array_equal(M.image_intensity_counts(real, 8).sum(0), M.intensity_counts(real, 8))
+    counts = M.position_counts(real, 4)
+    assert counts.shape == (6 * 5 * 3, 4)
+    assert np.array_equal(counts[(2 * 5 + 3) * 3 + 1], M.intensity_counts(real[:, 2, 3, 1], 4))   # row-major (h, w, c)
+    js = M.perpixel_js(real, gen, perpixel_bins=4)
+    assert js.shape == (6, 5, 3)
+    one = [M.intensity_counts(x[:, 2, 3, 1], 4) for x in (real, gen)]   # the histograms of one (position, channel)
+    assert js[2, 3, 1] == M.js_divergence(*one)
+    js_map = M.perpixel_js_map(real, gen, perpixel_bins=4)
+    assert js_map.shape == (6, 5) and np.array_equal(js_map, js.mean(axis=2))   # the report's map: channels averaged
+    out = M.histogram_metrics(real, gen, **KW | {"perpixel_bins": 4})
+    assert out["perpixel_js_mean"] == js.mean() and out["perpixel_js_mean"] == pytest.approx(js_map.mean(), rel=1e-12)
+    assert out["pixel_js"] == M.js_divergence(M.intensity_counts(real, 32), M.intensity_counts(gen, 32))
+
+
+def test_grayscale_and_rgb_do_not_mix():
+    x = np.zeros((4, 8, 8), np.uint8)
+    with pytest.raises(ValueError, match=r"differ in image size: \(8, 8\) vs \(8, 8, 3\)"):
+        M.histogram_metrics(x, np.zeros((4, 8, 8, 3), np.uint8), **KW)
+    with pytest.raises(ValueError, match=r"must be uint8 \(N,H,W\) or \(N,H,W,3\), got uint8 \(4, 8, 8, 4\)"):
+        M.position_counts(np.zeros((4, 8, 8, 4), np.uint8), 4)

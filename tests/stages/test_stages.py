@@ -103,6 +103,8 @@ def test_classifier_and_ladder_outputs(pipeline):
     assert not model.training
     saved = json.loads(pipeline["clf_metrics"].read_text())
     assert saved["test_accuracy"] == accuracy and 0 <= accuracy <= 1
+    assert saved == {"test_accuracy": accuracy, "test_errors": round((1 - accuracy) * 64), "features": "trained"}
+    assert (model.shape, model.classes) == ((1, 28, 28), 10)
     rows = json.loads(pipeline["ladder"].read_text())
     assert [(r["kind"], r["level"]) for r in rows[:2]] == [("none", 0.0), ("noise", 0.1)]
     assert len(rows) == 13 and all(np.isfinite(r["fld"]) for r in rows)
@@ -110,6 +112,47 @@ def test_classifier_and_ladder_outputs(pipeline):
     # rung 0 is the undegraded reference set: its scores are evaluate's floors
     assert rows[0]["fld"] == ev["fld_floor"] and rows[0]["pixel_js"] == ev["pixel_js_floor"]
     assert rows[0]["kid"] == ev["kid_floor"]
+    assert (ev["classes"], ev["channels"]) == (10, 1)   # the labelled dataset's K: modes count against it
+
+
+def test_unlabelled_rgb_data_go_through_random_features_without_label_metrics(tmp_path, tiny_params, pipeline):
+    from ganpipe.data.arrays import save_dataset, save_samples
+    from ganpipe.evaluation import classifier as clf
+    from tests.helpers import synthetic_shapes
+
+    data = tmp_path / "own.npz"
+    save_dataset(data, {"x_train": synthetic_shapes(256, 0), "x_test": synthetic_shapes(64, 1)})
+    save_samples(tmp_path / "samples.npz", synthetic_shapes(64, 2) // 2)
+    c, f = tmp_path / "classifier.pt", tmp_path / "facts"
+    for args in (["classifier", "--data", data, "--out", c, "--metrics", tmp_path / "c.json"],
+                 ["ladder", "--data", data, "--classifier", c, "--out", tmp_path / "ladder.json",
+                  "--examples", tmp_path / "examples.npz"],
+                 ["evaluate", "--samples", tmp_path / "samples.npz", "--data", data, "--classifier", c,
+                  "--out", tmp_path / "eval.json", "--views", tmp_path / "views.npz"]):
+        r = invoke(*args, "--facts", f / f"{args[0]}.json", "--params", tiny_params)
+        assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "c.json").read_text()) == {"test_accuracy": None, "test_errors": None,
+                                                             "features": "random"}
+    model, _, accuracy = clf.load(torch.load(c, weights_only=True), torch.device("cpu"))
+    assert accuracy is None and model.head is None and model.shape == (3, 32, 32)
+    ev = json.loads((tmp_path / "eval.json").read_text())
+    assert (ev["classes"], ev["channels"], ev["feature_dim"]) == (0, 3, 8)
+    assert not {"is_score", "is_score_floor", "class_js", "class_js_floor", "modes", "modes_floor"} & set(ev)
+    assert ev["fld"] > ev["fld_floor"] and ev["pixel_js"] > ev["pixel_js_floor"]
+    with np.load(tmp_path / "views.npz") as v:
+        assert sorted(v.files) == ["ink_gen", "ink_real", "intensity_gen", "intensity_real", "perpixel_js"]
+        assert v["perpixel_js"].shape == (32, 32)
+    rows = json.loads((tmp_path / "ladder.json").read_text())
+    assert len(rows) == 13 and rows[0]["fld"] == ev["fld_floor"] and all(np.isfinite(r["kid"]) for r in rows)
+    with np.load(tmp_path / "examples.npz") as z:
+        assert z["blur"].shape == (5, 4, 32, 32, 3)
+    # a classifier made for other data is refused in one line
+    r = invoke("ladder", "--data", data, "--classifier", pipeline["classifier"], "--out", tmp_path / "l2.json",
+               "--examples", tmp_path / "e2.npz", "--facts", f / "l2.json", "--params", tiny_params)
+    assert r.exit_code == 1
+    assert r.output.strip() == ("error: the classifier has 10 classes, the dataset 0 (0: no labels); run the "
+                                "classifier stage on this dataset")
+    assert not (tmp_path / "l2.json").exists()
 
 
 def test_report_is_self_contained(pipeline):

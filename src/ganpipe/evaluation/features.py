@@ -3,11 +3,13 @@
 Owns: the Frechet distance (from features or from means and covariances), KID (unbiased MMD^2
 with the cubic polynomial kernel, over random subsets), the Inception Score, precision / recall /
 density / coverage on k-NN balls, and the class-label histogram metrics (JS to the real label
-histogram, number of modes), all in float64 (definitions: docs/reference/metrics.md, "Feature metrics").
+histogram, number of modes, both over the K classes the caller gives), all in float64
+(definitions: docs/reference/metrics.md, "Feature metrics").
 Refuses: running the classifier (it receives arrays: features, probabilities, argmax labels),
 torch, file I/O and global seeding (KID takes a seed and builds its own generator). Values are
 never made to look nicer: KID is never clipped, and FD is clipped at 0 only within rounding.
-These numbers come from our MNIST classifier and are not comparable with Inception-based FID/KID/IS.
+These numbers come from our own classifier (or, for unlabelled data, its seeded untrained twin) and are not
+comparable with Inception-based FID/KID/IS.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from scipy.spatial.distance import cdist
 from scipy.special import rel_entr
 
 from ganpipe.evaluation.histograms import js_divergence
-from ganpipe.evaluation.registry import CLASSES, MODE_MIN_PERCENT
+from ganpipe.evaluation.registry import MODE_MIN_PERCENT
 
 _EPS = float(np.finfo(np.float64).eps)
 # A negative FD larger than this share of the covariances' scale, tr(S1) + tr(S2), is not rounding
@@ -233,8 +235,6 @@ def prdc(real, fake, *, k_pr: int = 3, k_dc: int = 5, block_rows: int = _PRDC_BL
 
 # --- class-label histogram -----------------------------------------------------------------------
 
-
-
 def _check_labels(labels, name: str, classes: int) -> np.ndarray:
     a = np.asarray(labels)
     if a.ndim != 1 or a.size == 0 or not np.issubdtype(a.dtype, np.integer):
@@ -244,10 +244,10 @@ def _check_labels(labels, name: str, classes: int) -> np.ndarray:
     return a
 
 
-def class_histogram_metrics(pred_gen, pred_real, classes: int = CLASSES) -> dict[str, float | int]:
+def class_histogram_metrics(pred_gen, pred_real, classes: int) -> dict[str, float | int]:
     """{"class_js": JS (nats) of the generated vs real label histograms, "modes": classes holding at least
-    MODE_MIN_PERCENT percent of the generated samples} from argmax labels (1-D ints). modes < classes is the
-    mode-collapse alarm."""
+    MODE_MIN_PERCENT percent of the generated samples} from argmax labels (1-D ints) in 0..classes-1, the dataset's
+    K (no default: MNIST's 10 would silently judge every other dataset). modes < classes is the mode-collapse alarm."""
     classes = _check_int(classes, "classes", 1)
     gen = _check_labels(pred_gen, "pred_gen", classes)
     real = _check_labels(pred_real, "pred_real", classes)

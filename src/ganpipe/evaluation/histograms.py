@@ -3,6 +3,9 @@
 Owns: binning uint8 images on shared fixed edges (pixel-intensity marginal and per-position
 marginals), JS / smoothed KL / symmetrised KL in float64 nats, and the `<metric>_floor` twins
 computed between two disjoint sets of real images (definitions: docs/reference/metrics.md).
+Images are grayscale (N, H, W) or RGB (N, H, W, 3). The intensity histogram pools every value of every
+channel. Per position, each (position, channel) of RGB images is its own variable: perpixel_js_mean is the
+mean JS over all H*W*3 of them, and the (H, W) map the report draws is that JS averaged over the channels.
 Refuses: anything but uint8 images (generated images must be quantised exactly as real ones are
 stored before they are compared), file I/O, seeding, torch. Feature-space metrics live elsewhere.
 """
@@ -20,12 +23,18 @@ def _check_bins(bins: int, name: str = "bins") -> int:
     return int(bins)
 
 
-def _check_uint8(images: np.ndarray, what: str, ndim: int | None = None) -> np.ndarray:
+def _check_uint8(images: np.ndarray, what: str) -> np.ndarray:
     images = np.asarray(images)
-    shape_txt = "(N,H,W)" if ndim == 3 else "array"
-    if images.dtype != np.uint8 or (ndim is not None and images.ndim != ndim):
-        raise ValueError(f"{what} must be uint8 {shape_txt}, got {images.dtype} {images.shape}")
-    if ndim == 3 and images.shape[0] == 0:
+    if images.dtype != np.uint8:
+        raise ValueError(f"{what} must be uint8 array, got {images.dtype} {images.shape}")
+    return images
+
+
+def _check_images(images: np.ndarray, what: str) -> np.ndarray:
+    images = np.asarray(images)
+    if images.dtype != np.uint8 or not (images.ndim == 3 or (images.ndim == 4 and images.shape[3] == 3)):
+        raise ValueError(f"{what} must be uint8 (N,H,W) or (N,H,W,3), got {images.dtype} {images.shape}")
+    if images.shape[0] == 0:
         raise ValueError(f"{what} must hold at least one image, got shape {images.shape}")
     return images
 
@@ -46,18 +55,20 @@ def intensity_counts(images: np.ndarray, bins: int) -> np.ndarray:
 
 
 def image_intensity_counts(images: np.ndarray, bins: int) -> np.ndarray:
-    """One intensity histogram per image of uint8 (N,H,W) images: (N, K) int64; the rows sum to intensity_counts."""
-    images, bins = _check_uint8(images, "images", ndim=3), _check_bins(bins)
+    """One intensity histogram per image of uint8 (N,H,W) or (N,H,W,3) images, over all its values: (N, K) int64;
+    the rows sum to intensity_counts."""
+    images, bins = _check_images(images, "images"), _check_bins(bins)
     n = len(images)
-    flat = _bin_lut(bins)[images.reshape(n, -1)] + np.arange(n, dtype=np.int64)[:, None] * bins   # (N, H*W)
+    flat = _bin_lut(bins)[images.reshape(n, -1)] + np.arange(n, dtype=np.int64)[:, None] * bins   # (N, H*W*C)
     return np.bincount(flat.ravel(), minlength=n * bins).reshape(n, bins)
 
 
 def position_counts(images: np.ndarray, bins: int) -> np.ndarray:
-    """One intensity histogram per pixel position of uint8 (N,H,W) images: (H*W, K) int64."""
-    images, bins = _check_uint8(images, "images", ndim=3), _check_bins(bins)
-    n_pos = images.shape[1] * images.shape[2]
-    # flat index pos*K + bin for every pixel; a single bincount fills all H*W histograms. (N, H*W)
+    """One intensity histogram per pixel position of uint8 (N,H,W) images, (H*W, K) int64, or per (position,
+    channel) of (N,H,W,3) images, (H*W*3, K) in the images' row-major order."""
+    images, bins = _check_images(images, "images"), _check_bins(bins)
+    n_pos = int(np.prod(images.shape[1:]))
+    # flat index pos*K + bin for every value; a single bincount fills all the histograms. (N, n_pos)
     flat = _bin_lut(bins)[images.reshape(len(images), n_pos)] + np.arange(n_pos, dtype=np.int64) * bins
     return np.bincount(flat.ravel(), minlength=n_pos * bins).reshape(n_pos, bins)
 
@@ -118,23 +129,32 @@ def sym_kl(p_counts, q_counts, alpha: float) -> np.ndarray | float:
 
 
 def _check_pair(real: np.ndarray, gen: np.ndarray, names: tuple[str, str]) -> tuple[np.ndarray, np.ndarray]:
-    real, gen = _check_uint8(real, names[0], ndim=3), _check_uint8(gen, names[1], ndim=3)
+    real, gen = _check_images(real, names[0]), _check_images(gen, names[1])
     if real.shape[1:] != gen.shape[1:]:
         raise ValueError(f"{names[0]} and {names[1]} differ in image size: {real.shape[1:]} vs {gen.shape[1:]}")
     return real, gen
 
 
-def perpixel_js_map(real: np.ndarray, gen: np.ndarray, *, perpixel_bins: int,
-                    names: tuple[str, str] = ("real images", "generated images")) -> np.ndarray:
-    """JS between the per-position intensity histograms, nats: (H, W) float64 (the report's heat-map)."""
+def perpixel_js(real: np.ndarray, gen: np.ndarray, *, perpixel_bins: int,
+                names: tuple[str, str] = ("real images", "generated images")) -> np.ndarray:
+    """JS between the per-variable intensity histograms, nats, float64 shaped like one image: (H, W), or (H, W, 3)
+    with each (position, channel) its own variable."""
     real, gen = _check_pair(real, gen, names)
     bins = _check_bins(perpixel_bins, "perpixel_bins")
     return js_divergence(position_counts(real, bins), position_counts(gen, bins)).reshape(real.shape[1:])
 
 
+def perpixel_js_map(real: np.ndarray, gen: np.ndarray, *, perpixel_bins: int,
+                    names: tuple[str, str] = ("real images", "generated images")) -> np.ndarray:
+    """The report's heat-map, (H, W) float64 nats: perpixel_js, averaged over the channels of RGB images."""
+    js = perpixel_js(real, gen, perpixel_bins=perpixel_bins, names=names)
+    return js if js.ndim == 2 else js.mean(axis=2)
+
+
 def histogram_metrics(real: np.ndarray, gen: np.ndarray, *, bins: int, perpixel_bins: int, alpha: float,
                       names: tuple[str, str] = ("real images", "generated images")) -> dict[str, float]:
-    """Pixel-intensity JS / sym_kl / both KLs and mean per-position JS, all in nats."""
+    """Pixel-intensity JS / sym_kl / both KLs (every value of every channel) and the mean per-variable JS (over
+    every position, and every channel of RGB), all in nats."""
     real, gen = _check_pair(real, gen, names)
     c_real, c_gen = intensity_counts(real, bins), intensity_counts(gen, bins)
     return {
@@ -142,7 +162,7 @@ def histogram_metrics(real: np.ndarray, gen: np.ndarray, *, bins: int, perpixel_
         "pixel_sym_kl": float(sym_kl(c_real, c_gen, alpha)),
         "pixel_kl_real_gen": float(kl_divergence(c_real, c_gen, alpha)),
         "pixel_kl_gen_real": float(kl_divergence(c_gen, c_real, alpha)),
-        "perpixel_js_mean": float(perpixel_js_map(real, gen, perpixel_bins=perpixel_bins, names=names).mean()),
+        "perpixel_js_mean": float(perpixel_js(real, gen, perpixel_bins=perpixel_bins, names=names).mean()),
     }
 
 
@@ -153,8 +173,8 @@ def evaluate_against_floor(gen: np.ndarray, real_test: np.ndarray, real_referenc
     real_reference is a set of real images disjoint from real_test with the same n as gen: the floor
     shrinks like 1/n, so it only says what "as good as real" looks like at equal n.
     """
-    gen = _check_uint8(gen, "generated images", ndim=3)
-    real_reference = _check_uint8(real_reference, "real reference images", ndim=3)
+    gen = _check_images(gen, "generated images")
+    real_reference = _check_images(real_reference, "real reference images")
     if len(real_reference) != len(gen):
         raise ValueError(f"real reference images must number as many as generated images "
                          f"(the floor depends on n): {len(real_reference)} vs {len(gen)}")

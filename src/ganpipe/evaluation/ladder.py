@@ -2,7 +2,8 @@
 
 A metric earns trust when it grows as images get visibly worse; the ladder also translates a model's
 score into pictures ("about as far from real as digits blurred with sigma 1 px").
-Owns: the three degradations (Gaussian noise, Gaussian blur, a black square), the scores of each rung
+Owns: the three degradations (Gaussian noise, Gaussian blur, a black square) of grayscale (n, H, W) or RGB
+(n, H, W, 3) images of any size, the scores of each rung
 against the real test set, and placing a value on the ladder.
 Refuses: file I/O and global seeding; what a rung is scored with comes from scorecard.
 """
@@ -26,8 +27,9 @@ KINDS = {   # kind -> how one of its levels reads, in full and in short
 
 
 def degrade(images: np.ndarray, kind: str, level: float, seed: int) -> np.ndarray:
-    """uint8 (n, 28, 28) -> the same images degraded, uint8. Same seed, same noise and square positions, so the
-    squares of growing sides are nested and the noise of growing sigma is one draw scaled."""
+    """uint8 (n, H, W) or (n, H, W, 3) -> the same images degraded, uint8. Same seed, same noise and square
+    positions, so the squares of growing sides are nested and the noise of growing sigma is one draw scaled.
+    Noise is drawn per value (each channel its own), blur acts along H and W only, the square blanks every channel."""
     rng = np.random.default_rng(seed)
     x = images.astype(np.float64)
     if kind == "noise":
@@ -35,14 +37,17 @@ def degrade(images: np.ndarray, kind: str, level: float, seed: int) -> np.ndarra
         # values, which saturates pixel_js by sigma = 0.03 x 255 and then lowers it (measured: docs/results.md)
         x = x * (1.0 + level * rng.standard_normal(x.shape))
     elif kind == "blur":
-        x = gaussian_filter(x, sigma=(0, level, level), mode="constant")
+        x = gaussian_filter(x, sigma=(0, level, level, 0)[:x.ndim], mode="constant")
     elif kind == "occlusion":
-        side = int(level)
-        centres = rng.integers(10, 18, size=(len(x), 2))   # over the digit: MNIST centres its digits' mass
-        rows, cols = np.arange(28)[None, :], np.arange(28)[None, :]
+        side, (h, w) = int(level), x.shape[1:3]
+        # over the middle of the image, where MNIST centres its digits' mass: centres in [10, 18) of 28 px, that
+        # range scaled to H and W (and symmetric about the middle), so that 28 x 28 draws exactly rng.integers(10, 18)
+        centres = rng.integers((round(10 * h / 28), round(10 * w / 28)), (round(18 * h / 28), round(18 * w / 28)),
+                               size=(len(x), 2))
+        rows, cols = np.arange(h)[None, :], np.arange(w)[None, :]
         top, left = centres[:, :1] - side // 2, centres[:, 1:] - side // 2
-        in_rows = (rows >= top) & (rows < top + side)     # (n, 28)
-        in_cols = (cols >= left) & (cols < left + side)
+        in_rows = (rows >= top) & (rows < top + side)     # (n, H)
+        in_cols = (cols >= left) & (cols < left + side)   # (n, W)
         x[in_rows[:, :, None] & in_cols[:, None, :]] = 0.0
     else:
         raise ValueError(f"unknown degradation {kind!r}; one of {sorted(KINDS)}")
@@ -75,7 +80,8 @@ def run_ladder(real_test: Embedded, real_ref: Embedded, model: nn.Module, cfg: E
 
 
 def examples(images: np.ndarray, levels: LadderConfig, *, seed: int) -> dict[str, np.ndarray]:
-    """What the rungs look like: for each kind, uint8 (1 + levels, n, 28, 28), the undegraded images first."""
+    """What the rungs look like: for each kind, uint8 (1 + levels, n, H, W) (or (..., 3) for RGB), the undegraded
+    images first."""
     return {kind: np.stack([images] + [degrade(images, kind, level, seed) for level in getattr(levels, kind)])
             for kind in KINDS}
 
