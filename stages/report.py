@@ -15,7 +15,7 @@ def report(
     metrics: Annotated[Path, In("eval.json from evaluate")],
     views: Annotated[Path, In("views.npz from evaluate")],
     samples: Annotated[Path, In("samples.npz from generate")],
-    data: Annotated[Path, In("mnist.npz from fetch (the real digits beside the samples)")],
+    data: Annotated[Path, In("images.npz from fetch (the real images beside the samples)")],
     live_dir: Annotated[Path, typer.Option(exists=True, file_okay=False, help="DVCLive folder from train")],
     facts: Annotated[list[Path], In("run facts of each stage")],
     toy_metrics: Annotated[Path, In("toy.json from toy")],

@@ -53,7 +53,8 @@ BUILTIN_DATASETS = ("mnist", "fashion-mnist")
 
 
 class ModelConfig(Section):
-    arch: Literal["mlp", "dcgan"] = "dcgan"   # dcgan: the WGAN-GP paper's MNIST network (5x5 convolutions)
+    # dcgan: the WGAN-GP paper's MNIST network (5x5 convolutions), for 28 or 32 pixels; mlp: any size
+    arch: Literal["mlp", "dcgan"] = "dcgan"
     noise: Literal["uniform", "normal"] = "uniform"   # uniform: U[-1, 1]^z_dim, as in the source
     z_dim: int = Field(default=64, gt=0)      # length of G's noise vector
     dim: int = Field(default=32, gt=0)        # base width: DIM of the paper's dcgan, 4*dim hidden units in the mlp
@@ -83,8 +84,8 @@ class SoftBinsConfig(OptimizerConfig):
 
 
 class HistogramLossConfig(SoftBinsConfig):
-    """`histogram`: each coordinate its own variable (the toy's one, MNIST's 784 pixel positions), bins over [lo, hi]
-    (MNIST: the generator's tanh range [-1, 1])."""
+    """`histogram`: each coordinate its own variable (the toy's one, an image's C*H*W pixel values: 784 for MNIST), bins over [lo, hi]
+    (images: the generator's tanh range [-1, 1])."""
     lo: float
     hi: float
 
@@ -158,7 +159,7 @@ class EvaluateConfig(Section):
     samples: int = Field(default=10_000, gt=0)   # images generated and scored (and real images in each floor)
     seed: int = Field(default=0, ge=0)   # the real reference subset (the floors), KID subsets, bootstrap draws
     pixel_bins: int = Field(default=256, ge=2, le=256)    # K of the pixel-intensity histogram over 0..255
-    perpixel_bins: int = Field(default=16, ge=2, le=256)  # K of each of the 784 per-position histograms
+    perpixel_bins: int = Field(default=16, ge=2, le=256)  # K of each position's histogram (784 for MNIST)
     kl_smoothing: float = Field(default=0.5, gt=0)        # additive smoothing on counts, for KL only (JS needs none)
     kid_subsets: int = Field(default=100, gt=0)           # KID: mean and std of MMD^2 over this many subsets
     kid_subset_size: int = Field(default=1000, ge=2)      # images in each KID subset
@@ -184,7 +185,8 @@ class LadderConfig(Section):
 
 
 class ClassifierConfig(Section):
-    """The MNIST classifier behind the feature metrics; its own seed, so no GAN param ever re-trains it."""
+    """The classifier behind the feature metrics, trained on the dataset's labels (without labels: the same network
+    at its seeded initialisation, never trained); its own seed, so no GAN param ever re-trains it."""
     seed: int = Field(default=0, ge=0)
     epochs: int = Field(default=2, gt=0)
     batch_size: int = Field(default=64, gt=0)

@@ -305,7 +305,7 @@ def _healthy_eval() -> dict:
                               ("is_score", 9.5, 9.8), ("precision", 0.8, 0.9), ("recall", 0.8, 0.9),
                               ("density", 0.9, 1.0), ("coverage", 0.9, 0.95), ("modes", 10, 10)):
         ev[key], ev[f"{key}_floor"] = value, floor
-    ev["kid_std_floor"] = 0.2
+    ev["kid_std_floor"], ev["classes"] = 0.2, 10
     return ev
 
 
@@ -321,6 +321,10 @@ def test_verdict_warns_on_collapse_far_metrics_and_a_weak_classifier():
     assert found[1].startswith("<code>fld</code> = 35 is 35× its real-vs-real floor (1). On the ladder: ")
     assert found[2].startswith("<code>precision</code> = 0.2 is far below")   # kid 1.9 < 10 x its std 0.2
     assert "95.00% test accuracy" in found[3]
+    # without labels: no label metric, no classifier accuracy, so neither warning; the feature warnings stay
+    unlabelled = {k: v for k, v in ev.items() if k.split("_floor")[0] not in ("modes", "is_score", "class_js")}
+    found = warnings({**unlabelled, "classes": 0}, rows, accuracy=None, target=0.99, warn_ratio=10)
+    assert len(found) == 2 and found[0].startswith("<code>fld</code>") and found[1].startswith("<code>precision")
 
 
 class _Payload:   # anything but tensors and plain containers: torch.load(weights_only=True) must refuse it

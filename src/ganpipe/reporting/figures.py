@@ -14,16 +14,24 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from ganpipe.data.arrays import tile  # noqa: E402
+from ganpipe.data.arrays import shown_inverted, tile  # noqa: E402
 from ganpipe.evaluation.registry import MODE_MIN_PERCENT  # noqa: E402
 from ganpipe.evaluation.toy import check_range, check_samples, sorted_vs_inverse_cdf  # noqa: E402
 
 
+def show_images(ax, images: np.ndarray, cols: int | None = None) -> None:
+    """uint8 (n, h, w) or RGB (n, h, w, 3) images as one mosaic: grayscale inverted where arrays.shown_inverted
+    says so (light ink on a dark ground, shown as ink on paper), RGB as it is."""
+    mosaic = tile(images, cols=cols)
+    ax.imshow(255 - mosaic if shown_inverted(images) else mosaic, cmap="gray", vmin=0, vmax=255,
+              interpolation="nearest")
+
+
 def fig_samples(panels: dict[str, np.ndarray]) -> plt.Figure:
-    """Image mosaics side by side, one per title: uint8 (n, 28, 28) each."""
+    """Image mosaics side by side, one per title: uint8 (n, h, w) or (n, h, w, 3) each."""
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 5.8), squeeze=False)
     for ax, (title, images) in zip(axes[0], panels.items()):
-        ax.imshow(255 - tile(images), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+        show_images(ax, images)
         ax.set_axis_off()
         ax.set_title(title)
     return fig
@@ -66,7 +74,8 @@ def fig_curves(history: pd.DataFrame) -> plt.Figure:
 
 
 def fig_progression(grids: list[tuple[int, np.ndarray]], max_panels: int = 8) -> plt.Figure:
-    """The fixed-noise grids logged during training (step, image), evenly thinned to `max_panels`, in a row."""
+    """The fixed-noise grids logged during training (step, uint8 gray or RGB mosaic as saved), evenly thinned to
+    `max_panels`, in a row."""
     idx = np.unique(np.linspace(0, len(grids) - 1, min(max_panels, len(grids))).round().astype(int))
     chosen = [grids[i] for i in idx]
     fig, axes = plt.subplots(1, len(chosen), figsize=(1.65 * len(chosen), 2.0), squeeze=False)
@@ -150,14 +159,14 @@ def fig_ladder(ladder: pd.DataFrame, model: dict[str, float], metrics: tuple[str
 
 
 def fig_ladder_examples(examples: dict[str, list[tuple[str, np.ndarray]]]) -> plt.Figure:
-    """One row per degradation: (label, uint8 (n, 28, 28) images) per rung, tiled, left to right."""
+    """One row per degradation: (label, uint8 (n, h, w[, 3]) images) per rung, tiled, left to right."""
     cols = max(len(v) for v in examples.values())
     fig, axes = plt.subplots(len(examples), cols, figsize=(1.7 * cols, 1.9 * len(examples)), squeeze=False)
     for ax in axes.flat:
         ax.set_axis_off()
     for r, rungs in enumerate(examples.values()):
         for c, (label, images) in enumerate(rungs):
-            axes[r, c].imshow(255 - tile(images, cols=2), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+            show_images(axes[r, c], images, cols=2)
             axes[r, c].set_title(label, fontsize=8)
     fig.tight_layout()
     return fig

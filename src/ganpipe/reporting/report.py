@@ -19,7 +19,7 @@ import pandas as pd
 from ganpipe.config import LadderConfig, Params
 from ganpipe.data.arrays import load_dataset, load_samples
 from ganpipe.evaluation.ladder import KINDS, describe
-from ganpipe.evaluation.registry import CLASSES, LADDER, family
+from ganpipe.evaluation.registry import LABELLED, LADDER, family
 from ganpipe.reporting.figures import (fig_classes, fig_curves, fig_heatmap, fig_ink, fig_intensity, fig_ladder,
                                        fig_ladder_examples, fig_progression, fig_samples, fig_toy_runs, ToyRun)
 from ganpipe.reporting.page import Section, write_report
@@ -37,8 +37,8 @@ class Inputs:
     params: Params
     ev: dict                          # metrics/eval.json
     views: dict[str, np.ndarray]      # evaluate's views: class shares, intensity counts, ink, per-position JS
-    samples: np.ndarray               # uint8 (n, 28, 28), generated
-    real: np.ndarray                  # uint8 (n, 28, 28), the real test images
+    samples: np.ndarray               # uint8 (n, h, w) or (n, h, w, 3), generated
+    real: np.ndarray                  # the real test images, alike
     history: pd.DataFrame             # DVCLive's curves, tidy: step, metric, value
     grids: list[tuple[int, np.ndarray]]   # the fixed-noise grids train logged, by step
     runs: list[dict]                  # each stage's run facts
@@ -46,8 +46,13 @@ class Inputs:
     toy_arrays: dict[str, np.ndarray]
     ladder: list[dict]                # metrics/ladder.json's rungs
     ladder_examples: dict[str, np.ndarray]
-    accuracy: float                   # the classifier's test accuracy
+    classifier: dict                  # metrics/classifier.json: its features (trained | random), test accuracy
     revision: str                     # the git revision the run was made at
+
+    @property
+    def title(self) -> str:
+        """The dataset, as the fetch stage named it."""
+        return next((r["title"] for r in self.runs if r["stage"] == "fetch" and "title" in r), self.params.dataset)
 
 
 def _npz(path: Path) -> dict[str, np.ndarray]:
@@ -66,7 +71,7 @@ def load_inputs(params: Params, *, metrics: Path, views: Path, samples: Path, da
                   real=load_dataset(data)["x_test"], history=training_history(live_dir), grids=progression(live_dir),
                   runs=[_json(f) for f in facts], toy=_json(toy_metrics), toy_arrays=_npz(toy_samples),
                   ladder=_json(ladder), ladder_examples=_npz(ladder_examples),
-                  accuracy=_json(classifier_metrics)["test_accuracy"], revision=git_revision())
+                  classifier=_json(classifier_metrics), revision=git_revision())
 
 
 def training_history(live_dir: Path) -> pd.DataFrame:
@@ -77,11 +82,14 @@ def training_history(live_dir: Path) -> pd.DataFrame:
 
 
 def progression(live_dir: Path) -> list[tuple[int, np.ndarray]]:
-    """The fixed-noise grids train logged through DVCLive, as (step, uint8 gray image), by step."""
+    """The fixed-noise grids train logged through DVCLive, as (step, uint8 mosaic: gray, or RGB when its channels
+    differ), by step."""
     out = []
     for png in sorted((live_dir / "plots" / "images" / "grid").glob("*.png")):
-        image = plt.imread(png)   # float in [0, 1], maybe RGB(A)
-        out.append((int(png.stem), (image[..., 0] if image.ndim == 3 else image) * 255))
+        image = plt.imread(png)   # float in [0, 1]; a grayscale grid is saved as RGB(A) with equal channels
+        if image.ndim == 3:
+            image = image[..., :3] if np.ptp(image[..., :3], axis=2).any() else image[..., 0]
+        out.append((int(png.stem), np.round(image * 255).astype(np.uint8)))
     return out
 
 
@@ -106,40 +114,54 @@ def flatten(d: dict, prefix: str = "") -> dict[str, object]:
 
 
 def ladder_examples(arrays: dict[str, np.ndarray], levels: LadderConfig) -> dict[str, list[tuple[str, np.ndarray]]]:
-    """The ladder stage's examples (kind -> (1 + levels, n, 28, 28)) as labelled rungs, the undegraded first."""
+    """The ladder stage's examples (kind -> (1 + levels, n, h, w[, 3])) as labelled rungs, the undegraded first."""
     return {kind: [("real", arrays[kind][0])] + [(describe(kind, lv).split(", ")[-1], images)
                                                  for lv, images in zip(getattr(levels, kind), arrays[kind][1:])]
             for kind in KINDS}
+
+
+def _feature_text(i: Inputs) -> str:
+    """What the feature metrics look through: the trained classifier, or random features when there are no labels."""
+    ev = i.ev
+    if i.classifier.get("features", "trained") == "trained":
+        net = (f"A LeNet trained by the pipeline on the {i.title} training set "
+               f"({i.classifier['test_accuracy']:.2%} test accuracy) looks at ")
+        uses = ("penultimate features for FLD, KID and precision/recall/density/coverage, its class probabilities "
+                "for the Inception Score, its labels for the class histogram. ")
+    else:
+        net = ("The dataset has no labels, so no classifier can be trained: a LeNet at its seeded initialisation, never "
+               "trained (the random embeddings of Naeem et al. 2020), looks at ")
+        uses = (f"penultimate features for FLD, KID and precision/recall/density/coverage. {', '.join(LABELLED)} need "
+                "class labels and are left out. ")
+    return (net + f"n = {ev['n']:,} generated and {ev['n_real']:,} real test images: its {ev['feature_dim']}-d " + uses
+            + "These numbers are not comparable with Inception-based FID/KID/IS. Each floor is the same metric for "
+            "real training images against the real test set at the same n; the intervals are "
+            f"{ev['ci']:.0%} bootstrap percentiles over {ev['bootstrap']} resamples of both sets. FLD shrinks with n, "
+            "so compare it at equal n or use <code>fld_inf</code>. “On the ladder” names the degraded real images "
+            "that score the same (next section).")
 
 
 def _quality_sections(i: Inputs) -> list[Section]:
     """The verdict, the samples, the feature metrics and the ladder that reads them."""
     p, ev, rows = i.params, i.ev, i.ladder
     weights = next((r.get("weights", "raw") for r in i.runs if r["stage"] == "generate"), "raw")
+    trained = i.classifier.get("features", "trained") == "trained"
     return [
-        Section("Verdict", f"{scored(weights, p.train)} n = {ev['n']:,} samples against the {ev['n_real']:,} real "
+        Section("Verdict", f"{i.title}. {scored(weights, p.train)} n = {ev['n']:,} samples against the {ev['n_real']:,} real "
                            "test images. Each “real” figure is the same metric for real images against the test set: the best a generator "
                            "can do at this n. Details and every other metric below.",
                 table=headline(ev, rows)),
         Section("Samples", f"{p.report.grid_images} of the {len(i.samples):,} generated images (fixed seed {p.seed}), "
-                           "beside real test digits.",
+                           f"beside real {i.title} test images.",
                 figures=[("samples", fig_samples({"generated": i.samples[: p.report.grid_images],
-                                                  "real (MNIST test)": i.real[: p.report.grid_images]}))]),
-        Section("Sample quality through the MNIST classifier",
-                f"A LeNet trained by the pipeline on the MNIST training set ({i.accuracy:.2%} test accuracy) looks at "
-                f"n = {ev['n']:,} generated and {ev['n_real']:,} real test images: its {ev['feature_dim']}-d "
-                "penultimate features for FLD, KID and precision/recall/density/coverage, its class probabilities "
-                "for the Inception Score, its labels for the class histogram. These numbers are not comparable with "
-                "Inception-based FID/KID/IS. Each floor is the same metric for real training images against the real "
-                f"test set at the same n; the intervals are {ev['ci']:.0%} bootstrap percentiles over "
-                f"{ev['bootstrap']} resamples of both sets. FLD shrinks with n, so compare it at equal n or use "
-                "<code>fld_inf</code>. “On the ladder” names the degraded real images that score the same (next section).",
-                table=metrics_table(ev, family("feature"), rows)),
+                                                  f"real ({i.title} test)": i.real[: p.report.grid_images]}))]),
+        Section(f"Sample quality through the {i.title} " + ("classifier" if trained else "random features"),
+                _feature_text(i), table=metrics_table(ev, family("feature"), rows)),
         Section("The degradation ladder: what a number looks like",
                 "Real training images made worse step by step and scored against the real test set exactly like the "
                 "samples, at the same n; level 0 is the undegraded set, whose scores are the floors. Every metric "
                 "grows with every kind of damage, which is what makes it a measure; the dashed line is this model. "
-                "The noise multiplies each pixel by 1 + σ·N(0, 1), so it roughens strokes and leaves the background "
+                "The noise multiplies each pixel by 1 + σ·N(0, 1), so it roughens strokes and leaves a black background "
                 "black: noise added to the background would saturate pixel_js at once (σ = 0.03 × 255 already moves "
                 "40% of the pixels off the black spike). Pixel histograms barely see a missing stroke, while the "
                 "classifier's features react to shape.",
@@ -152,11 +174,12 @@ def _histogram_sections(i: Inputs) -> list[Section]:
     """Classes and the pixel histograms: the source's method beside its floors."""
     ev, views, rows = i.ev, i.views, i.ladder
     worst = max(ev[k] / ev[f"{k}_floor"] for k in family("histogram") if ev[f"{k}_floor"] > 0)
-    return [
-        Section("Classes", "How the classifier labels the generated images, against the real test set: a missing "
-                           f"or rare class is mode collapse. class_js = {ev['class_js']:.4g} nats (floor "
-                           f"{ev['class_js_floor']:.3g}); modes = {ev['modes']} of {CLASSES}.",
-                figures=[("classes", fig_classes({REAL: views["class_share_real"], GEN: views["class_share_gen"]}))]),
+    classes = [Section("Classes", "How the classifier labels the generated images, against the real test set: a "
+                                  f"missing or rare class is mode collapse. class_js = {ev['class_js']:.4g} nats "
+                                  f"(floor {ev['class_js_floor']:.3g}); modes = {ev['modes']} of {ev['classes']}.",
+                       figures=[("classes", fig_classes({REAL: views["class_share_real"],
+                                                         GEN: views["class_share_gen"]}))])] if "modes" in ev else []
+    return classes + [
         Section("Pixel histograms against their noise floor",
                 f"Histogram metrics at n = {ev['n']:,} generated vs {ev['n_real']:,} real test images, K = {ev['bins']} "
                 f"intensity bins ({ev['perpixel_bins']} per position), smoothing α = {ev['alpha']} on counts (KL only). "
@@ -171,11 +194,12 @@ def _histogram_sections(i: Inputs) -> list[Section]:
 
 def _training_sections(i: Inputs) -> list[Section]:
     """How training went: the progression, the diagnostics, and where the pixels differ."""
-    p, views, grids = i.params, i.views, i.grids
+    p, views, grids, ev = i.params, i.views, i.grids, i.ev
+    h, w = i.real.shape[1:3]
     return [
         Section("Progression", f"The same fixed noise through the {'raw ' * (p.train.ema_decay > 0)}generator every "
                                f"{p.train.grid_every:,} steps: "
-                               "a collapse shows as grids whose digits turn alike.",
+                               "a collapse shows as grids whose images turn alike.",
                 figures=[("progression", fig_progression(grids))] if grids else []),
         Section("Training diagnostics",
                 "Per logging step. The critic's estimate is measured on held-out real test images against fresh "
@@ -195,7 +219,10 @@ def _training_sections(i: Inputs) -> list[Section]:
                 figures=[("intensity", fig_intensity({REAL: views["intensity_real"], GEN: views["intensity_gen"]})),
                          ("ink", fig_ink({REAL: views["ink_real"], GEN: views["ink_gen"]}))]),
         Section("Where the pixels differ", "JS between the real and generated intensity histograms at each of "
-                                           "the 784 positions; its mean is perpixel_js_mean.",
+                                           f"the {h}×{w} positions"
+                                           + (", averaged over the three colour channels" if ev["channels"] == 3
+                                              else "") + "; the mean over every position and channel is "
+                                                         "perpixel_js_mean.",
                 figures=[("perpixel_js", fig_heatmap(views["perpixel_js"], "per-position JS"))]),
     ]
 
@@ -250,10 +277,9 @@ def write(out: Path, i: Inputs) -> None:
     critic = (f"{obj.critic_steps} critic step(s) per generator step" if hasattr(obj, "critic_steps")
               else "no critic")
     fetched = next((r for r in i.runs if r["stage"] == "fetch"), {})
-    title = fetched.get("title", p.dataset)
-    write_report(out, f"ganpipe report: {title}",
-                 f"{title} (from {fetched.get('source', '?')}), {p.model.arch} with the {p.loss} loss, "
+    write_report(out, f"ganpipe report: {i.title}",
+                 f"{i.title} (from {fetched.get('source', '?')}), {p.model.arch} with the {p.loss} loss, "
                  f"{obj.optimizer} lr {obj.lr:g}, {critic}, {p.train.steps:,} steps, seed {p.seed}", sections,
-                 p.report.dpi, warnings=warnings(i.ev, i.ladder, i.accuracy,
+                 p.report.dpi, warnings=warnings(i.ev, i.ladder, i.classifier.get("test_accuracy"),
                                                  target=p.datasets[p.dataset].classifier_target,
                                                  warn_ratio=p.report.warn_ratio))

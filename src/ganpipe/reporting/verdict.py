@@ -1,7 +1,8 @@
 """The verdict on one run: the headline table, the per-family metric tables, and the warnings at the top of the
 report. Every metric fact (meaning, direction, headline / watched / ladder) comes from evaluation.registry.
 
-Owns: which generator was scored, in words; the warning rules (mode collapse, a metric far from its floor, an untrustworthy classifier).
+Owns: which generator was scored, in words; the warning rules (mode collapse, a metric far from its floor, an
+untrustworthy classifier). A metric eval.json lacks (the label metrics of a dataset without labels) is left out.
 Refuses: computing metrics and reading files.
 """
 from __future__ import annotations
@@ -10,7 +11,7 @@ import pandas as pd
 
 from ganpipe.config import TrainConfig
 from ganpipe.evaluation.ladder import place
-from ganpipe.evaluation.registry import CLASSES, HEADLINE, METRICS, MODE_MIN_PERCENT, WATCHED, Metric
+from ganpipe.evaluation.registry import HEADLINE, METRICS, MODE_MIN_PERCENT, WATCHED, Metric
 
 
 def _uncertainty(ev: dict, key: str) -> str:
@@ -30,6 +31,8 @@ def metrics_table(ev: dict, metrics: dict[str, Metric], rungs: list[dict] | None
     better, unit, meaning."""
     out = []
     for key, m in metrics.items():
+        if key not in ev:
+            continue
         value, floor = ev[key], ev[f"{key}_floor"]
         out.append({"metric": key, "generated vs real": value, "floor (real vs real)": floor,
                     "× floor": value / floor if floor > 0 else float("nan"), "uncertainty": _uncertainty(ev, key),
@@ -44,17 +47,17 @@ def headline(ev: dict, rungs: list[dict]) -> pd.DataFrame:
     better."""
     return pd.DataFrame([{"metric": key, "this model": ev[key], "real (floor)": ev[f"{key}_floor"],
                           "better": "higher" if METRICS[key].higher_is_better else "lower",
-                          "on the ladder": _on_ladder(ev, key, rungs)} for key in HEADLINE])
+                          "on the ladder": _on_ladder(ev, key, rungs)} for key in HEADLINE if key in ev])
 
 
-def warnings(ev: dict, rungs: list[dict], accuracy: float, *, target: float, warn_ratio: float) -> list[str]:
+def warnings(ev: dict, rungs: list[dict], accuracy: float | None, *, target: float, warn_ratio: float) -> list[str]:
     """The report's warnings: mode collapse, a watched metric far worse than its floor, a classifier below its
-    target accuracy. Trusted HTML (may hold <code>)."""
+    target accuracy (none for random features: accuracy None). Trusted HTML (may hold <code>)."""
     out = []
-    if ev["modes"] < CLASSES:
-        out.append(f"<strong>Mode collapse</strong>: only {ev['modes']} of the {CLASSES} classes hold at least "
+    if "modes" in ev and ev["modes"] < ev["classes"]:
+        out.append(f"<strong>Mode collapse</strong>: only {ev['modes']} of the {ev['classes']} classes hold at least "
                    f"{MODE_MIN_PERCENT}% of the samples (see the class histogram).")
-    for key in WATCHED:
+    for key in (k for k in WATCHED if k in ev):
         value, floor = ev[key], ev[f"{key}_floor"]
         if METRICS[key].higher_is_better:
             if value < floor / warn_ratio ** 0.5:   # e.g. under 1/3.2 of the floor for warn_ratio 10
@@ -67,7 +70,7 @@ def warnings(ev: dict, rungs: list[dict], accuracy: float, *, target: float, war
             what = "floor" if scale == floor else "spread over subsets"
             out.append(f"<code>{key}</code> = {value:.4g} is {value / scale:.0f}× its real-vs-real {what} "
                        f"({scale:.3g}).{where}")
-    if accuracy < target:
+    if accuracy is not None and accuracy < target:
         out.append(f"The classifier behind the feature metrics reaches only {accuracy:.2%} test accuracy "
                    f"(target {target:.0%}): train it longer (<code>classifier.epochs</code>).")
     return out
