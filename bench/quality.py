@@ -247,7 +247,7 @@ def main(
                                                  "time from --out and --also into this PNG, and exit")] = None,
     also: Annotated[list[Path], typer.Option(help="another result JSON for --plot (repeatable)")] = [],
     weights: Annotated[str, typer.Option(help="the scoring --plot draws: raw or ema")] = "ema",
-    data: Annotated[Path, typer.Option(help="mnist.npz from the fetch stage")] = Path("data/mnist/mnist.npz"),
+    data: Annotated[Path, typer.Option(help="images.npz from the fetch stage")] = Path("data/real/images.npz"),
     classifier: Annotated[Path, typer.Option(help="classifier.pt from the classifier stage")] =
         Path("models/classifier.pt"),
     params: Annotated[Path, typer.Option(help="the base params")] = Path("params.yaml"),

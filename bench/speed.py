@@ -204,7 +204,7 @@ def parse_variant(variant: str) -> tuple[str, str, frozenset[str]]:
 
 
 def main(
-    data: Annotated[Path, typer.Option(help="mnist.npz from the fetch stage")] = Path("data/mnist/mnist.npz"),
+    data: Annotated[Path, typer.Option(help="images.npz from the fetch stage")] = Path("data/real/images.npz"),
     params: Annotated[Path, typer.Option(help="the base params (the measured settings override it)")] =
         Path("params.yaml"),
     device: Annotated[str, typer.Option(help="auto | cpu | cuda")] = "auto",
