@@ -226,6 +226,24 @@ def distances(res: Results, name: str) -> str:
             f"(../bench/results/{d['grids']})\n\n" + res.source(name, machine=DEV_SHORT))
 
 
+def run_summary(res: Results, name: str) -> str:
+    """bench/run_summary.py: one pipeline run of a dataset, its stage times and headline metrics beside the floors."""
+    d = res.load(name)
+    c = d["classifier"]
+    seen = (f"a classifier trained on its labels, {c['test_accuracy']:.2%} test accuracy (target "
+            f"{d['classifier_target']:.0%})" if c["features"] == "trained"
+            else "random features (no labels): " + ", ".join(f"`{k}`" for k in d["left_out"]) + " left out")
+    walls = d["wall_s"]
+    rows = [[f"`{k}`", num(m["value"]), num(m["floor"])] for k, m in d["metrics"].items()]
+    return (f"{d['title']} from `{d['source']}` ({d['counts']['train']:,} training and {d['counts']['test']:,} test "
+            f"images), the {d['loss']} loss for {d['steps']:,} steps ({num(d['steps_per_s'])} steps/s at the end), "
+            f"scored on {d['samples']:,} samples through {seen}. Stage wall times: "
+            + ", ".join(f"{s} {w:,.0f} s" for s, w in walls.items()) + f"; {sum(walls.values()):,.0f} s in all. "
+            + d["note"] + "\n\n" + table(["metric", "generated", "floor (real vs real)"], rows)
+            + f"\n\n![the run's samples](../bench/results/{Path(name).with_suffix('.png')})\n\n"
+            + res.source(name, machine=DEV_SHORT))
+
+
 def distance_ratios(res: Results, name: str) -> dict[str, str]:
     """What the section's text cites: each distance's lower-is-better metrics as multiples of their floors (the
     table holds the values), keyed `loss.metric`."""

