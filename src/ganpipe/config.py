@@ -179,7 +179,7 @@ class LadderConfig(Section):
     """Real images degraded in growing steps: what a metric's value looks like, in pictures."""
     noise: list[float] = [0.1, 0.2, 0.4, 0.8]   # Gaussian noise on the ink: each pixel times (1 + sigma N(0, 1))
     blur: list[float] = [0.5, 1.0, 1.5, 2.0]     # Gaussian blur, sigma in pixels
-    occlusion: list[int] = [4, 8, 12, 16]        # side in pixels of a black square over each digit
+    occlusion: list[int] = [3, 6, 9, 12]         # side in pixels of a black square over each image
     examples: int = Field(default=4, gt=0)       # real test digits shown degraded at every rung in the report
 
     _check = field_validator("noise", "blur", "occlusion")(_increasing)
