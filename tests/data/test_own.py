@@ -53,8 +53,10 @@ def test_flat_gray_folder_is_unlabelled_and_read_in_sorted_order(tmp_path):
     assert arrays["x_train"].shape[1:] == (5, 7) and arrays["x_train"].dtype == np.uint8
     values = np.concatenate([arrays["x_train"][:, 0, 0], arrays["x_test"][:, 0, 0]])
     assert sorted(values.tolist()) == [0, 10, 20, 30, 40]
-    for k in ("x_train", "x_test"):   # each part keeps the sorted-path order
-        assert arrays[k][:, 0, 0].tolist() == sorted(arrays[k][:, 0, 0].tolist())
+    order = np.random.default_rng(3).permutation(5)   # read in sorted-path order, then split and shuffled by it
+    assert arrays["x_test"][:, 0, 0].tolist() == [10 * i for i in order[:2]]
+    assert arrays["x_train"][:, 0, 0].tolist() == [10 * i for i in order[2:]]
+    for k in ("x_train", "x_test"):
         assert (arrays[k] == arrays[k][:, :1, :1]).all()
     assert manifest == {"source": "folder", "path": str(tmp_path / "imgs"), "images": 5, "shape": [5, 7, 1],
                         "classes": None, "resized": False, "counts": {"train": 3, "test": 2},
@@ -182,16 +184,23 @@ def _ids(path, seed, fraction=0.2):
     return arrays["x_train"][:, 0, 0].tolist(), arrays["x_test"][:, 0, 0].tolist()
 
 
-def test_split_is_seeded_disjoint_complete_and_ordered(tmp_path):
+def test_split_is_seeded_disjoint_complete_and_shuffled(tmp_path):
     path = _npz(tmp_path / "d.npz", x=np.arange(50, dtype=np.uint8)[:, None, None] * np.ones((1, 2, 2), np.uint8))
     train, test = _ids(path, 0)
     assert len(test) == 10 and len(train) == 40
     assert not set(train) & set(test) and sorted(train + test) == list(range(50))
-    assert train == sorted(train) and test == sorted(test)
     assert _ids(path, 0) == (train, test)
     assert _ids(path, 1)[1] != test
-    expected = sorted(np.random.default_rng(0).permutation(50)[:10].tolist())
-    assert test == expected
+    order = np.random.default_rng(0).permutation(50).tolist()   # a folder is read class by class: the parts are
+    assert (test, train) == (order[:10], order[10:])             # shuffled, so no class sits at either end
+
+
+def test_a_class_ordered_folder_spreads_every_class_over_the_end_of_the_training_part(tmp_path):
+    for c in range(4):   # the floors' reference set is the end of x_train: it must not be the last class alone
+        for i in range(25):
+            _save(tmp_path / "f" / f"class{c}" / f"{i:02d}.png", _gray(40 * c))
+    arrays, _ = _read(tmp_path / "f", test_fraction=0.2, split_seed=0)
+    assert sorted(set(arrays["y_train"][-20:].tolist())) == [0, 1, 2, 3]
 
 
 # --- refusals --------------------------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ orientation and converted to RGB (palette, L, LA, RGBA...: alpha dropped).
 Either way: if every image has R == G == B the dataset is grayscale (N, H, W), else RGB (N, H, W, 3). With
 image_size set, each image not already image_size x image_size is center-cropped to the largest square and resized
 to it with Pillow's BICUBIC (no distortion); without it, images of mixed sizes are refused. Own data has no test
-split: a seeded one keeps round(test_fraction * N) images as x_test, both parts in their original order.
+split: a seeded one keeps round(test_fraction * N) images as x_test, both parts shuffled by it (a folder
+is read class by class; the floors' reference set is the end of x_train).
 
 Refused, with a one-line DataError naming the file or key: a missing path, anything neither a folder nor an .npz,
 a folder without images, images both loose and in class folders, a non-PNG/JPEG file, a file Pillow cannot decode
@@ -79,8 +80,10 @@ def _split(x: np.ndarray, y: np.ndarray | None, test_fraction: float, seed: int)
     if not 0 < n_test < n:
         raise DataError(f"datasets.own.test_fraction {test_fraction} of {n} images gives {n_test} test images; "
                         f"need at least one test and one training image")
+    # both parts stay in the permutation's order: a folder is read class by class, and the floors' reference set
+    # is the last classifier.reference_images training images, which must not be the last classes alone
     order = np.random.default_rng(seed).permutation(n)
-    test, train = np.sort(order[:n_test]), np.sort(order[n_test:])
+    test, train = order[:n_test], order[n_test:]
     arrays = {"x_train": x[train], "x_test": x[test]}
     if y is not None:
         arrays |= {"y_train": y[train], "y_test": y[test]}
