@@ -124,7 +124,8 @@ def test_compare_after_a_queued_sweep_shows_both_experiments(project):
     assert "0.00011" in md and "0.00033" in md                     # the param that differs, shown
     assert page.count("src='data:image/png;base64,") == 2          # curves overlaid, grids side by side
     rows = [line.split("|") for line in md.splitlines() if line.startswith("|") and line.split("|")[1].strip().isdigit()]
-    fld = [float(r[3]) for r in rows if r[3].strip() != "—"]
+    assert all(r[3].strip() == "mnist" for r in rows)               # each run's dataset, named
+    fld = [float(r[4]) for r in rows if r[4].strip() != "—"]
     assert fld == sorted(fld) and len(fld) >= 2                     # best (lowest fld) first
 
 
@@ -162,8 +163,9 @@ def test_a_queued_study_of_two_losses_by_two_seeds_shows_two_groups_of_two(tmp_p
     assert "study: 4 runs in 2 groups -> reports/study.html" in out
     md = (project / "reports/study.md").read_text()
     rows = [[c.strip() for c in line.strip("|").split("|")] for line in md.splitlines() if line.startswith("|")]
-    ranked = [r for r in rows if r[0] in ("1", "2") and r[1] in ("loss=ns", "loss=hinge")]
-    assert sorted(r[1] for r in ranked) == ["loss=hinge", "loss=ns"] and [r[2] for r in ranked] == ["2", "2"]
+    ranked = [r for r in rows if r[0] in ("1", "2") and r[1] in ("mnist: loss=ns", "mnist: loss=hinge")]
+    assert sorted(r[1] for r in ranked) == ["mnist: loss=hinge", "mnist: loss=ns"]   # each group names its dataset
+    assert [r[2] for r in ranked] == ["2", "2"]
     assert float(ranked[0][3]) <= float(ranked[1][3])                   # best (lowest) mean fld first
     page = (project / "reports/study.html").read_text()
     assert page.count("src='data:image/png;base64,") == 4            # dots, two groups' curves, median grids

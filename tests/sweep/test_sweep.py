@@ -143,8 +143,9 @@ def test_a_2x2_sweep_on_slurm_publishes_four_experiments_and_a_second_submission
     assert all(name in md for name in NAMES), md                   # pulled experiments, shown like local ones
     study = (lab["project"] / "reports/study.md").read_text()
     rows = [[c.strip() for c in line.strip("|").split("|")] for line in study.splitlines() if line.startswith("|")]
-    groups = [r for r in rows if r[1] in ("lr=0.0001", "lr=0.0003")]
-    assert sorted(r[1] for r in groups) == ["lr=0.0001", "lr=0.0003"] and [r[2] for r in groups] == ["2", "2"]
+    groups = [r for r in rows if r[1] in ("mnist: lr=0.0001", "mnist: lr=0.0003")]
+    assert sorted(r[1] for r in groups) == ["mnist: lr=0.0001", "mnist: lr=0.0003"]   # each group names its dataset
+    assert [r[2] for r in groups] == ["2", "2"]
     logs = sorted((lab["project"] / ".sweeps").glob("*/logs/*.log"))
     assert len(logs) == 4 and all("published" in log.read_text() for log in logs)
     assert all("Running stage 'train'" in log.read_text() for log in logs)          # each point trained once
