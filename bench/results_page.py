@@ -414,6 +414,13 @@ not distinguishable on FLD; nor on KID, precision, recall or coverage. Only the 
 With spectral norm and the averaged generator, ns kept all 10 modes with every seed. A claim that hinge beats ns
 on FLD needs more seeds (the interval narrows as 1/√n).
 
+## Fashion-MNIST at the default length
+
+`dvc exp run -S dataset=fashion-mnist` on a fresh clone, every other param at its default, recorded by
+`python bench/run_summary.py`. The samples are recognisable garments of every class.
+""",
+        run_summary(res, "cpu_fashion_default.json"),
+        f"""
 ## Your own images: the worked example
 
 The worked example of [your own images](guides/own-data.md#a-worked-example), run as written on a fresh clone:
